@@ -1,0 +1,108 @@
+"""Self-describing checkpoints: weights, progress, config and vocabulary.
+
+A save folder holds TensorFlow checkpoint files (model weights, the dropout
+generator, the number of finished epochs), `config.json` and `vocab.txt`
+(one word a line, in id order), so that a checkpoint can be used without
+the training data.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+import configs
+from errors import InputError
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.txt"
+# Fields that decide the shapes of the weights; the others may change when
+# a run is resumed (for example more epochs).
+SHAPE_FIELDS = ("num_layers", "hidden_size", "vocab_size")
+
+
+def write_atomically(path, text):
+  """Writes `text` to `path` through a temporary file, never half a file."""
+  partial = path + ".partial"
+  with open(partial, "w", encoding="utf-8") as f:
+    f.write(text)
+  os.replace(partial, path)
+
+
+def save_metadata(save_path, config, word_to_id):
+  os.makedirs(save_path, exist_ok=True)
+  write_atomically(os.path.join(save_path, CONFIG_FILE),
+                   json.dumps(config.to_dict(), indent=2) + "\n")
+  words = sorted(word_to_id, key=word_to_id.get)
+  write_atomically(os.path.join(save_path, VOCAB_FILE),
+                   "".join(word + "\n" for word in words))
+
+
+def load_config(save_path):
+  """The Config a checkpoint folder was trained with."""
+  path = os.path.join(save_path, CONFIG_FILE)
+  try:
+    with open(path, encoding="utf-8") as f:
+      values = json.load(f)
+    return configs.Config().override(**values)
+  except FileNotFoundError:
+    raise InputError("%s is not a checkpoint folder of this program: %s is "
+                     "missing" % (save_path, CONFIG_FILE)) from None
+  except (ValueError, TypeError) as e:
+    raise InputError("%s is unreadable: %s" % (path, e)) from None
+
+
+def load_vocab(save_path):
+  """The word_to_id mapping saved beside a checkpoint."""
+  path = os.path.join(save_path, VOCAB_FILE)
+  try:
+    with open(path, encoding="utf-8") as f:
+      words = f.read().split("\n")[:-1]
+  except (OSError, UnicodeDecodeError) as e:
+    raise InputError("cannot read the vocabulary %s: %s" % (path, e)) from None
+  return {word: index for index, word in enumerate(words)}
+
+
+class TrainingCheckpoint:
+  """Saves and restores a Trainer and the count of finished epochs."""
+
+  def __init__(self, save_path, trainer):
+    self.save_path = save_path
+    self.epochs_done = tf.Variable(0, dtype=tf.int64, name="epochs_done")
+    self.checkpoint = tf.train.Checkpoint(
+        model=trainer.model, dropout_rng=trainer.dropout_rng,
+        epochs_done=self.epochs_done)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, save_path, max_to_keep=2)
+
+  def restore_or_start(self, config, word_to_id):
+    """Restores the latest checkpoint if any; returns the epochs it finished.
+
+    A checkpoint of another model shape or vocabulary is an InputError.
+    """
+    if self.manager.latest_checkpoint is None:
+      save_metadata(self.save_path, config, word_to_id)
+      return 0
+    saved = load_config(self.save_path)
+    for field in SHAPE_FIELDS:
+      if getattr(saved, field) != getattr(config, field):
+        raise InputError(
+            "the checkpoint in %s has %s=%s but this model has %s=%s; use "
+            "another --save_path or the checkpoint's settings"
+            % (self.save_path, field, getattr(saved, field), field,
+               getattr(config, field)))
+    if load_vocab(self.save_path) != word_to_id:
+      raise InputError("the checkpoint in %s was trained on another "
+                       "vocabulary than this data's" % self.save_path)
+    try:
+      self.checkpoint.restore(
+          self.manager.latest_checkpoint).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+      raise InputError("cannot restore %s: %s" % (
+          self.manager.latest_checkpoint, str(e).splitlines()[0])) from None
+    save_metadata(self.save_path, config, word_to_id)
+    return int(self.epochs_done.numpy())
+
+  def save(self, epochs_done):
+    self.epochs_done.assign(epochs_done)
+    self.manager.save(checkpoint_number=epochs_done)

@@ -1,0 +1,109 @@
+"""The PTB language model: embedding, stacked LSTM, dropout, softmax.
+
+Weights use the reference's layout, so the model computes what its
+BasicLSTMCell/LSTMBlockCell did: each layer has one kernel over [input, h]
+giving the pre-activations i, j, f, o (input gate, candidate, forget gate,
+output gate) and a bias, with forget_bias 0 and no peepholes.
+"""
+
+import tensorflow as tf
+
+
+def lstm_layer(inputs, c, h, kernel, bias):
+  """Runs one LSTM layer over all time steps.
+
+  inputs: [batch, num_steps, input_size]; c, h: [batch, hidden].
+  kernel: [input_size + hidden, 4 * hidden]; bias: [4 * hidden].
+  Returns outputs [batch, num_steps, hidden] and the final (c, h).
+  """
+  input_size = inputs.shape[-1]
+  num_steps = tf.shape(inputs)[1]
+  # The input half of the kernel does not depend on the recurrence, so all
+  # time steps share one large matrix product: [num_steps, batch, 4 * hidden].
+  projected = tf.einsum("bti,ig->tbg", inputs, kernel[:input_size]) + bias
+  recurrent_kernel = kernel[input_size:]
+
+  def step(t, c, h, outputs):
+    gates = projected[t] + tf.matmul(h, recurrent_kernel)
+    i, j, f, o = tf.split(gates, 4, axis=1)
+    c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
+    h = tf.tanh(c) * tf.sigmoid(o)
+    return t + 1, c, h, outputs.write(t, h)
+
+  # A while loop rather than unrolled Python: the graph stays small for long
+  # evaluation sequences, and under XLA it runs as fast as the unrolled one.
+  outputs = tf.TensorArray(inputs.dtype, size=num_steps)
+  _, c, h, outputs = tf.while_loop(
+      lambda t, *_: t < num_steps, step, (0, c, h, outputs),
+      maximum_iterations=num_steps)
+  return tf.transpose(outputs.stack(), [1, 0, 2]), c, h
+
+
+class PTBModel(tf.Module):
+  """Word-level LSTM language model (Zaremba et al. 2014).
+
+  The LSTM state is a single tensor [num_layers, 2, batch, hidden] holding
+  (c, h) of every layer; it goes in and comes out of every call so that the
+  caller can carry it from one batch to the next.
+  """
+
+  def __init__(self, config, seed=0, name="ptb_model"):
+    super().__init__(name=name)
+    self.config = config
+    vocab, hidden = config.vocab_size, config.hidden_size
+    scale = config.init_scale
+    seeds = iter(range(1000))
+
+    def uniform(shape, name):
+      # Stateless draws: the same seed gives the same weights, in any order.
+      value = tf.random.stateless_uniform(
+          shape, seed=[seed, next(seeds)], minval=-scale, maxval=scale)
+      return tf.Variable(value, name=name)
+
+    with self.name_scope:
+      self.embedding = uniform([vocab, hidden], "embedding")
+      self.lstm_kernels = [
+          uniform([2 * hidden, 4 * hidden], "lstm_kernel_%d" % layer)
+          for layer in range(config.num_layers)]
+      self.lstm_biases = [
+          tf.Variable(tf.zeros([4 * hidden]), name="lstm_bias_%d" % layer)
+          for layer in range(config.num_layers)]
+      self.softmax_w = uniform([hidden, vocab], "softmax_w")
+      self.softmax_b = uniform([vocab], "softmax_b")
+
+  def zero_state(self, batch_size):
+    return tf.zeros([self.config.num_layers, 2, batch_size,
+                     self.config.hidden_size])
+
+  def __call__(self, inputs, state, dropout_seed=None):
+    """Logits [batch, num_steps, vocab] and the new state for int `inputs`.
+
+    With `dropout_seed` (a [2] int tensor) dropout is applied as the reference
+    does in training: to the embedded inputs and to every layer's output.
+    """
+    config = self.config
+    training = dropout_seed is not None and config.keep_prob < 1.0
+
+    def dropout(x, index):
+      if not training:
+        return x
+      return tf.nn.experimental.stateless_dropout(
+          x, rate=1.0 - config.keep_prob, seed=dropout_seed + [0, index])
+
+    x = dropout(tf.nn.embedding_lookup(self.embedding, inputs), 0)
+    final_states = []
+    for layer in range(config.num_layers):
+      x, c, h = lstm_layer(x, state[layer, 0], state[layer, 1],
+                           self.lstm_kernels[layer], self.lstm_biases[layer])
+      x = dropout(x, layer + 1)
+      final_states.append(tf.stack([c, h]))
+    # One product for all time steps: [batch, num_steps, vocab].
+    logits = tf.einsum("bth,hv->btv", x, self.softmax_w) + self.softmax_b
+    return logits, tf.stack(final_states)
+
+
+def sequence_cost(logits, targets):
+  """The reference's batch cost: cross-entropy summed over time, mean over batch."""
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=targets, logits=logits)
+  return tf.reduce_sum(losses) / tf.cast(tf.shape(targets)[0], losses.dtype)

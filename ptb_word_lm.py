@@ -1,0 +1,93 @@
+"""Trains the PTB word-level LSTM language model of Zaremba et al. (2014).
+
+    python ptb_word_lm.py --model small
+
+downloads the PTB data into data/ when it is not there, trains, and prints
+the reference tutorial's lines: learning rate, progress, train, valid and
+test perplexity. Every config field can be overridden by a flag of its name
+(--max_max_epoch=1 --hidden_size=50).
+"""
+
+import dataclasses
+import os
+import sys
+
+# TensorFlow's start-up chatter would bury the reference's output lines.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+
+import configs
+import download
+from errors import InputError
+import reader
+
+DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "data")
+
+flags.DEFINE_enum("model", "small", list(configs.PRESETS),
+                  "Model preset: small, medium, large or test.")
+flags.DEFINE_string("data_path", None,
+                    "Folder with ptb.{train,valid,test}.txt; downloaded into "
+                    "it when missing. Default: data/ beside this script.")
+flags.DEFINE_string("data_url", download.DEFAULT_URL,
+                    "Where to download simple-examples.tgz from.")
+flags.DEFINE_string("save_path", None,
+                    "Checkpoint and TensorBoard folder; a run resumes from it.")
+flags.DEFINE_bool("use_fp16", False, "Train using 16-bit floats.")
+flags.DEFINE_integer("num_gpus", 1, "Number of GPUs (at most 1 here).")
+flags.DEFINE_enum("rnn_mode", None, ["basic", "block", "cudnn"],
+                  "LSTM implementation. Default: the fastest here.")
+flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.")
+for _field in dataclasses.fields(configs.Config):
+  _define = flags.DEFINE_integer if _field.type is int else flags.DEFINE_float
+  _define(_field.name, None, "Override the preset's %s." % _field.name)
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+  """The chosen preset with every config flag given on the command line."""
+  overrides = {field.name: FLAGS[field.name].value
+               for field in dataclasses.fields(configs.Config)
+               if FLAGS[field.name].present}
+  return configs.get_config(FLAGS.model).override(**overrides)
+
+
+def check_unsupported_flags():
+  if FLAGS.num_gpus < 0:
+    raise InputError("--num_gpus must be 0 or more, got %d" % FLAGS.num_gpus)
+  if FLAGS.num_gpus > 1:
+    raise InputError("--num_gpus=%d is not supported: this program trains on "
+                     "one device" % FLAGS.num_gpus)
+  if FLAGS.rnn_mode not in (None, "basic"):
+    raise InputError("--rnn_mode=%s is not implemented yet; use basic"
+                     % FLAGS.rnn_mode)
+  if FLAGS.use_fp16:
+    raise InputError("--use_fp16 is not implemented yet")
+
+
+def main(argv):
+  try:
+    if len(argv) > 1:
+      raise InputError("unexpected arguments: %s (flags look like "
+                       "--name=value)" % " ".join(argv[1:]))
+    check_unsupported_flags()
+    config = config_from_flags()
+    data_path = FLAGS.data_path or DEFAULT_DATA_PATH
+    download.ensure_ptb_files(data_path, FLAGS.data_url)
+    data = reader.load_ptb(data_path)
+    # Imported late so that bad flags and data are reported without the
+    # seconds TensorFlow takes to load.
+    import trainer  # pylint: disable=g-import-not-at-top
+    trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
+                               seed=FLAGS.seed)
+  except InputError as e:
+    print("error: %s" % e, file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,148 @@
+"""PTB text to integer ids, and ids to the reference's (x, y) batches.
+
+Semantics follow the reference tutorial's reader.py exactly: newlines become
+`<eos>`, the vocabulary comes from the training file only (most frequent
+first, ties broken alphabetically), and batches are cut in order, unshuffled.
+"""
+
+import collections
+import os
+
+import numpy as np
+
+from errors import InputError
+
+TRAIN_FILE = "ptb.train.txt"
+VALID_FILE = "ptb.valid.txt"
+TEST_FILE = "ptb.test.txt"
+PTB_FILES = (TRAIN_FILE, VALID_FILE, TEST_FILE)
+
+EOS = "<eos>"
+UNK = "<unk>"
+
+PTBData = collections.namedtuple(
+    "PTBData", ["train", "valid", "test", "word_to_id"])
+
+
+def read_words(filename):
+  """The words of a file, with every line ending read as `<eos>`."""
+  try:
+    with open(filename, encoding="utf-8") as f:
+      text = f.read()
+  except FileNotFoundError:
+    raise InputError("data file %s is missing" % filename) from None
+  except UnicodeDecodeError as e:
+    raise InputError("data file %s is not UTF-8 text: %s" % (filename, e)) from None
+  except OSError as e:
+    raise InputError("cannot read data file %s: %s" % (filename, e)) from None
+  # The reference replaces "\n" with "<eos>" alone, which glues words
+  # together in files whose lines do not end in a space; PTB's lines do, so
+  # the spaces added here change nothing on PTB.
+  return text.replace("\n", " %s " % EOS).split()
+
+
+def build_vocab(filename):
+  """Maps each word of `filename` to an id: most frequent first, ties by word."""
+  counts = collections.Counter(read_words(filename))
+  ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+  return {word: index for index, (word, _) in enumerate(ordered)}
+
+
+def words_to_ids(words, word_to_id):
+  """The ids of `words`, dropping words outside the vocabulary (as the reference)."""
+  return [word_to_id[word] for word in words if word in word_to_id]
+
+
+def load_ptb(data_path):
+  """Reads the three PTB files of `data_path` into a PTBData of id lists."""
+  paths = [os.path.join(data_path, name) for name in PTB_FILES]
+  word_to_id = build_vocab(paths[0])
+  train, valid, test = (words_to_ids(read_words(p), word_to_id) for p in paths)
+  return PTBData(train, valid, test, word_to_id)
+
+
+def ptb_raw_data(data_path):
+  """The reference's interface: (train_ids, valid_ids, test_ids, vocab_size)."""
+  data = load_ptb(data_path)
+  return data.train, data.valid, data.test, len(data.word_to_id)
+
+
+class EpochBatches:
+  """One epoch of (x, y) int32 batches of shape [batch_size, num_steps].
+
+  The id sequence is cut into `batch_size` rows of `batch_len` consecutive
+  ids; batch i is the i-th window of `num_steps` columns, and y is x shifted
+  one id to the right:
+
+      ids:  a b c d e f g h i j k l m n o      batch_size=3, num_steps=2
+      rows: a b c d e                          batch_len = 15 // 3 = 5
+            f g h i j                          epoch_size = (5 - 1) // 2 = 2
+            k l m n o
+                 x0     y0      x1     y1
+      row 0     a b    b c     c d    d e
+      row 1     f g    g h     h i    i j
+      row 2     k l    l m     m n    n o
+
+  Row r continues in batch i+1 where it stopped in batch i, which is why the
+  LSTM state is carried from one batch to the next.
+  """
+
+  def __init__(self, raw_data, batch_size, num_steps):
+    if batch_size < 1 or num_steps < 1:
+      raise InputError(
+          "batch_size and num_steps must be positive, got batch_size=%d, "
+          "num_steps=%d" % (batch_size, num_steps))
+    ids = np.asarray(raw_data, dtype=np.int32)
+    batch_len = len(ids) // batch_size
+    self.batch_size = batch_size
+    self.num_steps = num_steps
+    self.epoch_size = (batch_len - 1) // num_steps
+    if self.epoch_size <= 0:
+      raise InputError(
+          "epoch_size == 0: %d ids are too few for one batch of batch_size=%d "
+          "and num_steps=%d; decrease batch_size or num_steps"
+          % (len(ids), batch_size, num_steps))
+    self.rows = ids[:batch_size * batch_len].reshape(batch_size, batch_len)
+
+  def __len__(self):
+    return self.epoch_size
+
+  def __iter__(self):
+    for i in range(self.epoch_size):
+      yield self.batch(i)
+
+  def batch(self, i):
+    start = i * self.num_steps
+    x = self.rows[:, start:start + self.num_steps]
+    y = self.rows[:, start + 1:start + self.num_steps + 1]
+    return x, y
+
+
+class ContinuousBatches:
+  """The reference's batch_size=1, num_steps=1 pass, `window` steps at a time.
+
+  Every id but the first is predicted once, in order, as with
+  EpochBatches(raw_data, 1, 1); since the state carries over, longer windows
+  give the same perplexity with far fewer steps. The last window is shorter.
+  """
+
+  batch_size = 1
+
+  def __init__(self, raw_data, window):
+    self.ids = np.asarray(raw_data, dtype=np.int32)
+    if len(self.ids) < 2:
+      raise InputError("%d ids are too few to predict any" % len(self.ids))
+    self.window = window
+
+  def __len__(self):
+    return -(-(len(self.ids) - 1) // self.window)
+
+  def __iter__(self):
+    for start in range(0, len(self.ids) - 1, self.window):
+      stop = min(start + self.window, len(self.ids) - 1)
+      yield self.ids[None, start:stop], self.ids[None, start + 1:stop + 1]
+
+
+def ptb_producer(raw_data, batch_size, num_steps):
+  """The reference's batching, as an iterable over one epoch of (x, y)."""
+  return EpochBatches(raw_data, batch_size, num_steps)

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real PTB folder (from PTB_DATA) and small fake corpora."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def ptb_path():
+  """The real PTB folder named by PTB_DATA; tests needing it skip without it."""
+  path = os.environ.get("PTB_DATA")
+  if not path or not os.path.isfile(os.path.join(path, "ptb.train.txt")):
+    pytest.skip("PTB_DATA does not point at the PTB files")
+  return path
+
+
+def write_corpus(folder, train, valid, test):
+  """Writes three PTB-style files (one sentence a line) into `folder`."""
+  os.makedirs(folder, exist_ok=True)
+  for name, lines in (("ptb.train.txt", train), ("ptb.valid.txt", valid),
+                      ("ptb.test.txt", test)):
+    with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+      f.write("".join(" %s \n" % line for line in lines))
+  return folder
+
+
+def patterned_lines(count):
+  """A learnable toy language: sentences cycling through a fixed pattern."""
+  words = ["a", "b", "c", "d", "e", "f", "g", "h"]
+  return [" ".join(words[(i + k) % len(words)] for k in range(5))
+          for i in range(count)]
+
+
+@pytest.fixture
+def toy_corpus(tmp_path):
+  return write_corpus(str(tmp_path / "toy"), patterned_lines(400),
+                      patterned_lines(60), patterned_lines(60))

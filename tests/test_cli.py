@@ -1,0 +1,104 @@
+"""ptb_word_lm.py as users run it: printed lines, exit codes, bad input."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, patterned_lines, write_corpus
+
+TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
+             "--num_steps=5", "--batch_size=4", "--max_max_epoch=2"]
+
+
+def run(*args, cwd=ROOT):
+  return subprocess.run([sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
+                         *args], capture_output=True, text=True, cwd=cwd,
+                        timeout=300)
+
+
+def test_prints_the_reference_lines(toy_corpus):
+  result = run("--data_path=" + toy_corpus, *TOY_FLAGS)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  progress = re.compile(r"^\d\.\d{3} perplexity: \d+\.\d{3} speed: \d+ wps$")
+  expected = []
+  for epoch, rate in ((1, r"1\.000"), (2, r"0\.500")):
+    # The test preset keeps the rate for max_epoch=1 epoch, then halves it.
+    expected += [r"Epoch: %d Learning rate: %s" % (epoch, rate)]
+    expected += [progress.pattern] * 10
+    expected += [r"Epoch: %d Train Perplexity: \d+\.\d{3}" % epoch,
+                 r"Epoch: %d Valid Perplexity: \d+\.\d{3}" % epoch]
+  expected += [r"Test Perplexity: \d+\.\d{3}"]
+  assert len(lines) == len(expected), result.stdout
+  for line, pattern in zip(lines, expected):
+    assert re.fullmatch(pattern.strip("^$"), line), line
+  # Train perplexity fell from epoch 1 to epoch 2.
+  train = [float(l.split()[-1]) for l in lines if "Train Perplexity" in l]
+  assert train[1] < train[0]
+
+
+def test_short_epochs_print_without_crashing(tmp_path):
+  folder = write_corpus(str(tmp_path), patterned_lines(6), patterned_lines(4),
+                        patterned_lines(2))
+  # 8 training batches: fewer than the reference's progress rule can take.
+  result = run("--data_path=" + folder, "--model=test", "--vocab_size=9",
+               "--batch_size=2")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[-1].startswith("Test Perplexity: ")
+
+
+def error_line(result):
+  """The program's one error line (TensorFlow may log before it)."""
+  assert result.returncode != 0
+  assert "Traceback" not in result.stderr
+  lines = result.stderr.strip().splitlines()
+  ours = [l for l in lines if l.startswith(("error: ", "FATAL Flags"))]
+  assert len(ours) == 1, result.stderr
+  return ours[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model=tiny"], "--model=tiny: value should be one of"),
+    (["--hidden_size=abc"], "--hidden_size=abc: invalid literal"),
+    (["--keep_prob=1.5"], r"error: keep_prob must be in \(0, 1\], got 1.5"),
+    (["--num_steps=0"], "error: num_steps must be positive, got 0"),
+    (["--num_gpus=2"], "error: --num_gpus=2 is not supported"),
+    (["extra"], "unexpected arguments: extra"),
+])
+def test_bad_flags(toy_corpus, args, message):
+  line = error_line(run("--data_path=" + toy_corpus, *args))
+  assert re.search(message, line), line
+
+
+def test_data_too_short_for_the_batch_shape(toy_corpus):
+  line = error_line(run("--data_path=" + toy_corpus, "--model=test",
+                        "--vocab_size=9", "--batch_size=2000"))
+  assert "decrease batch_size or num_steps" in line
+  assert "batch_size=2000 and num_steps=2" in line
+
+
+def test_data_path_that_is_a_file(tmp_path):
+  (tmp_path / "ptb").write_text("x")
+  line = error_line(run("--data_path=" + str(tmp_path / "ptb")))
+  assert line == "error: data path %s is not a folder" % (tmp_path / "ptb")
+
+
+def test_download_failure_leaves_nothing(tmp_path):
+  data_path = tmp_path / "data"
+  line = error_line(run("--data_path=" + str(data_path),
+                        "--data_url=http://127.0.0.1:9/simple-examples.tgz"))
+  assert line.startswith("error: could not download http://127.0.0.1:9/")
+  assert os.listdir(data_path) == []
+
+
+def test_mismatched_checkpoint(toy_corpus, tmp_path):
+  save = "--save_path=" + str(tmp_path / "run")
+  first = run("--data_path=" + toy_corpus, *TOY_FLAGS, save)
+  assert first.returncode == 0, first.stderr
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
+                        "--hidden_size=4", save))
+  assert line.startswith("error: the checkpoint in %s has hidden_size=8 but "
+                         "this model has hidden_size=4" % (tmp_path / "run"))

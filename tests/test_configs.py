@@ -1,0 +1,48 @@
+import pytest
+
+import configs
+
+
+def test_presets_hold_the_reference_values():
+  small, medium, large = configs.SMALL, configs.MEDIUM, configs.LARGE
+  assert (small.hidden_size, small.num_steps, small.max_max_epoch,
+          small.keep_prob, small.init_scale) == (200, 20, 13, 1.0, 0.1)
+  assert (medium.hidden_size, medium.num_steps, medium.max_epoch,
+          medium.max_max_epoch, medium.keep_prob, medium.lr_decay) == (
+              650, 35, 6, 39, 0.5, 0.8)
+  assert (large.hidden_size, large.max_grad_norm, large.max_epoch,
+          large.max_max_epoch, large.keep_prob) == (1500, 10, 14, 55, 0.35)
+  assert large.lr_decay == pytest.approx(1 / 1.15)
+  assert (configs.TEST.num_layers, configs.TEST.hidden_size) == (1, 2)
+  assert {c.batch_size for c in configs.PRESETS.values()} == {20}
+
+
+def test_learning_rate_schedule():
+  rates = [configs.SMALL.learning_rate_at(e) for e in range(1, 8)]
+  assert rates == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125]
+  assert configs.LARGE.learning_rate_at(16) == pytest.approx(1.15 ** -2)
+
+
+def test_override_changes_only_the_named_fields():
+  config = configs.SMALL.override(hidden_size=50, max_max_epoch=1)
+  assert (config.hidden_size, config.max_max_epoch) == (50, 1)
+  assert config.num_steps == configs.SMALL.num_steps
+  assert configs.SMALL.hidden_size == 200  # the preset is untouched
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"hiden_size": 5}, "unknown config field"),
+    ({"hidden_size": 2.5}, "hidden_size must be a whole number"),
+    ({"keep_prob": "high"}, "keep_prob must be a number"),
+    ({"keep_prob": 0.0}, r"keep_prob must be in \(0, 1\]"),
+    ({"num_steps": 0}, "num_steps must be positive"),
+    ({"lr_decay": 1.5}, r"lr_decay must be in \(0, 1\]"),
+])
+def test_bad_overrides_raise(changes, message):
+  with pytest.raises(ValueError, match=message):
+    configs.SMALL.override(**changes)
+
+
+def test_unknown_model_name():
+  with pytest.raises(ValueError, match="unknown model 'tiny'"):
+    configs.get_config("tiny")

@@ -1,0 +1,156 @@
+"""The download path, against archives served from 127.0.0.1."""
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+
+import pytest
+
+import download
+import reader
+
+CONTENTS = {name: (" %s text \n" % name).encode() * 50
+            for name in reader.PTB_FILES}
+
+
+@pytest.fixture
+def server(tmp_path):
+  """Serves tmp_path/www on 127.0.0.1; yields (base URL, request paths)."""
+  root = tmp_path / "www"
+  root.mkdir()
+  requests = []
+
+  class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+      requests.append(self.path)
+      super().do_GET()
+
+    def log_message(self, *args):
+      pass
+
+  httpd = http.server.ThreadingHTTPServer(
+      ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+  thread.start()
+  yield "http://127.0.0.1:%d/" % httpd.server_address[1], root, requests
+  httpd.shutdown()
+  httpd.server_close()
+
+
+@pytest.fixture
+def fake_checksums(monkeypatch):
+  monkeypatch.setattr(download, "FILE_SHA256", {
+      name: hashlib.sha256(data).hexdigest()
+      for name, data in CONTENTS.items()})
+
+
+def make_archive(files, prefix="simple-examples/data/"):
+  buffer = io.BytesIO()
+  with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    for name, data in files.items():
+      info = tarfile.TarInfo(prefix + name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+  return buffer.getvalue()
+
+
+def serve(root, archive_bytes, name="simple-examples.tgz"):
+  (root / name).write_bytes(archive_bytes)
+  return name
+
+
+def listing(folder):
+  return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+@pytest.mark.parametrize("prefix", ["simple-examples/data/",
+                                    "./simple-examples/data/"])
+def test_good_archive_is_extracted_once(server, fake_checksums, tmp_path,
+                                        prefix):
+  base, root, requests = server
+  extra = {"../../../escaped.txt": b"x", "README": b"not needed"}
+  name = serve(root, make_archive({**CONTENTS, **extra}, prefix))
+  data_path = str(tmp_path / "data")
+  download.ensure_ptb_files(data_path, base + name)
+  assert listing(data_path) == sorted(reader.PTB_FILES)
+  for file_name, data in CONTENTS.items():
+    with open(os.path.join(data_path, file_name), "rb") as f:
+      assert f.read() == data
+  assert not (tmp_path / "escaped.txt").exists()
+  download.ensure_ptb_files(data_path, base + name)
+  assert requests == ["/" + name]  # the second call used the cached files
+
+
+def test_tampered_file_fails_its_checksum(server, fake_checksums, tmp_path):
+  base, root, _ = server
+  tampered = dict(CONTENTS, **{"ptb.valid.txt": b" changed \n"})
+  name = serve(root, make_archive(tampered))
+  data_path = str(tmp_path / "data")
+  with pytest.raises(ValueError, match="checksum mismatch for ptb.valid.txt"):
+    download.ensure_ptb_files(data_path, base + name)
+  assert listing(data_path) == []
+
+
+def test_truncated_archive_is_reported(server, fake_checksums, tmp_path):
+  base, root, _ = server
+  whole = make_archive(CONTENTS)
+  name = serve(root, whole[:len(whole) // 2])
+  data_path = str(tmp_path / "data")
+  with pytest.raises(ValueError, match="corrupt or truncated"):
+    download.ensure_ptb_files(data_path, base + name)
+  assert listing(data_path) == []
+
+
+def test_garbage_archive_is_reported(server, fake_checksums, tmp_path):
+  base, root, _ = server
+  name = serve(root, b"this is not a gzip file" * 100)
+  with pytest.raises(ValueError, match="corrupt or truncated"):
+    download.ensure_ptb_files(str(tmp_path / "data"), base + name)
+
+
+def test_archive_without_the_files_is_reported(server, fake_checksums,
+                                               tmp_path):
+  base, root, _ = server
+  name = serve(root, make_archive({"ptb.train.txt": CONTENTS["ptb.train.txt"]}))
+  with pytest.raises(ValueError, match="lacks simple-examples/data/ptb.test"):
+    download.ensure_ptb_files(str(tmp_path / "data"), base + name)
+
+
+def test_archive_md5_is_checked_at_the_default_url(server, fake_checksums,
+                                                   tmp_path, monkeypatch):
+  base, root, _ = server
+  name = serve(root, make_archive(CONTENTS))
+  monkeypatch.setattr(download, "DEFAULT_URL", base + name)
+  data_path = str(tmp_path / "data")
+  with pytest.raises(ValueError, match="md5"):
+    download.ensure_ptb_files(data_path, base + name)
+  assert listing(data_path) == []
+
+
+def test_network_failure_is_reported(server, tmp_path):
+  base, _, _ = server
+  with pytest.raises(ValueError, match="could not download"):
+    download.ensure_ptb_files(str(tmp_path / "data"), base + "missing.tgz")
+  assert listing(str(tmp_path / "data")) == []
+
+
+def test_data_path_that_is_a_file(tmp_path):
+  (tmp_path / "file").write_text("x")
+  with pytest.raises(ValueError, match="is not a folder"):
+    download.ensure_ptb_files(str(tmp_path / "file"), "http://127.0.0.1:9/")
+
+
+def test_real_archive_verifies(server, ptb_path, tmp_path):
+  base, root, _ = server
+  real = {}
+  for name in reader.PTB_FILES:
+    with open(os.path.join(ptb_path, name), "rb") as f:
+      real[name] = f.read()
+  name = serve(root, make_archive(real))
+  data_path = str(tmp_path / "data")
+  download.ensure_ptb_files(data_path, base + name)
+  assert len(reader.load_ptb(data_path).train) == 929589

@@ -1,0 +1,130 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import configs
+from model import PTBModel, sequence_cost
+import reader
+from trainer import Trainer
+
+CONFIG = configs.TEST.override(num_layers=2, hidden_size=3, vocab_size=7,
+                               num_steps=4, batch_size=2, init_scale=0.5)
+
+
+def sigmoid(x):
+  return 1 / (1 + np.exp(-x))
+
+
+def numpy_forward(model, inputs, state):
+  """The reference's BasicLSTMCell stack, one word at a time, in NumPy."""
+  hidden = model.config.hidden_size
+  state = state.copy()
+  logits = []
+  for t in range(inputs.shape[1]):
+    x = model.embedding.numpy()[inputs[:, t]]
+    for layer in range(model.config.num_layers):
+      c, h = state[layer]
+      gates = (np.concatenate([x, h], axis=1) @ model.lstm_kernels[layer].numpy()
+               + model.lstm_biases[layer].numpy())
+      i, j, f, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+      c = c * sigmoid(f) + sigmoid(i) * np.tanh(j)
+      h = np.tanh(c) * sigmoid(o)
+      state[layer] = c, h
+      x = h
+    logits.append(x @ model.softmax_w.numpy() + model.softmax_b.numpy())
+  return np.stack(logits, axis=1), state
+
+
+def random_state(config, rng):
+  return rng.uniform(-1, 1, [config.num_layers, 2, config.batch_size,
+                             config.hidden_size]).astype(np.float32)
+
+
+def test_forward_matches_numpy_lstm():
+  model = PTBModel(CONFIG, seed=3)
+  # Nonzero biases, so that their place in the gates is checked too.
+  for bias in model.lstm_biases:
+    bias.assign(tf.random.uniform(bias.shape, -1, 1, seed=1))
+  rng = np.random.default_rng(0)
+  inputs = rng.integers(0, CONFIG.vocab_size, [2, 4]).astype(np.int32)
+  state = random_state(CONFIG, rng)
+  logits, new_state = model(inputs, tf.constant(state))
+  expected_logits, expected_state = numpy_forward(model, inputs, state)
+  np.testing.assert_allclose(logits.numpy(), expected_logits, atol=1e-5)
+  np.testing.assert_allclose(new_state.numpy(), expected_state, atol=1e-5)
+
+
+def test_initialisation_is_uniform_in_scale_and_biases_zero():
+  model = PTBModel(configs.SMALL.override(vocab_size=500), seed=0)
+  weights = np.concatenate([model.embedding.numpy().ravel(),
+                            model.softmax_w.numpy().ravel()])
+  assert weights.min() >= -0.1 and weights.max() <= 0.1
+  assert weights.std() == pytest.approx(0.2 / math.sqrt(12), rel=0.02)
+  assert all(not b.numpy().any() for b in model.lstm_biases)
+  same = PTBModel(configs.SMALL.override(vocab_size=500), seed=0)
+  np.testing.assert_array_equal(same.embedding.numpy(),
+                                model.embedding.numpy())
+
+
+def test_cost_is_summed_over_time_and_averaged_over_batch():
+  logits = tf.math.log(tf.constant(
+      [[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]],
+       [[0.2, 0.2, 0.6], [0.5, 0.5, 0.0 + 1e-30]]], tf.float32))
+  targets = tf.constant([[0, 1], [2, 0]])
+  expected = -(math.log(0.5) + math.log(0.8) + math.log(0.6)
+               + math.log(0.5)) / 2
+  assert float(sequence_cost(logits, targets)) == pytest.approx(expected,
+                                                                rel=1e-5)
+
+
+def test_state_carries_across_calls():
+  model = PTBModel(CONFIG, seed=1)
+  rng = np.random.default_rng(1)
+  inputs = rng.integers(0, CONFIG.vocab_size, [2, 6]).astype(np.int32)
+  state = model.zero_state(2)
+  whole, whole_state = model(inputs, state)
+  first, mid_state = model(inputs[:, :4], state)
+  second, end_state = model(inputs[:, 4:], mid_state)
+  np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole,
+                             atol=1e-6)
+  np.testing.assert_allclose(end_state, whole_state, atol=1e-6)
+  # And the carried state matters: starting the second half from zero differs.
+  restarted, _ = model(inputs[:, 4:], state)
+  assert np.abs(restarted.numpy() - second.numpy()).max() > 1e-4
+
+
+def test_dropout_only_in_training_and_repeatable():
+  model = PTBModel(CONFIG.override(keep_prob=0.5), seed=1)
+  inputs = np.arange(8, dtype=np.int32).reshape(2, 4) % CONFIG.vocab_size
+  state = model.zero_state(2)
+  plain, _ = model(inputs, state)
+  plain_again, _ = model(inputs, state)
+  seed = tf.constant([7, 9], tf.int64)
+  dropped, _ = model(inputs, state, dropout_seed=seed)
+  dropped_again, _ = model(inputs, state, dropout_seed=seed)
+  np.testing.assert_array_equal(plain, plain_again)
+  np.testing.assert_array_equal(dropped, dropped_again)
+  assert np.abs(dropped.numpy() - plain.numpy()).max() > 1e-3
+
+
+def test_gradient_step_clips_to_max_grad_norm():
+  config = CONFIG.override(max_grad_norm=0.01)
+  trainer = Trainer(config, seed=0)
+  before = [v.numpy() for v in trainer.model.trainable_variables]
+  inputs = np.array([[1, 2, 3, 4], [5, 6, 0, 1]], np.int32)
+  trainer.train_step(inputs, inputs, trainer.model.zero_state(2),
+                     tf.constant(1.0))
+  after = [v.numpy() for v in trainer.model.trainable_variables]
+  update_norm = math.sqrt(sum(((a - b) ** 2).sum()
+                              for a, b in zip(after, before)))
+  assert update_norm == pytest.approx(0.01, rel=1e-3)
+
+
+def test_windowed_evaluation_equals_word_by_word():
+  trainer = Trainer(CONFIG, seed=2)
+  ids = np.random.default_rng(3).integers(0, CONFIG.vocab_size, 57)
+  word_by_word = trainer.run_epoch(reader.ptb_producer(ids, 1, 1))
+  windowed = trainer.run_epoch(reader.ContinuousBatches(ids, window=10))
+  assert windowed == pytest.approx(word_by_word, rel=1e-5)

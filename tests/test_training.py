@@ -1,0 +1,81 @@
+import json
+import os
+
+import pytest
+
+import checkpoints
+import configs
+import reader
+import trainer
+
+TOY = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
+                            max_max_epoch=3, learning_rate=1.0,
+                            max_grad_norm=5.0, vocab_size=9)
+
+
+def quiet(_):
+  pass
+
+
+def test_perplexity_falls_on_a_learnable_toy_language(toy_corpus):
+  data = reader.load_ptb(toy_corpus)
+  lines = []
+  train, valid, test = trainer.train_and_evaluate(TOY, data, log=lines.append)
+  # 9 words: chance is perplexity 9; the pattern makes most words certain.
+  assert train < 3.0 and valid < 3.0 and test < 3.0
+  assert lines[0] == "Epoch: 1 Learning rate: 1.000"
+  assert lines[-1] == "Test Perplexity: %.3f" % test
+
+
+def test_short_real_training_learns(ptb_path):
+  data = reader.load_ptb(ptb_path)
+  config = configs.SMALL.override(hidden_size=50)
+  model = trainer.Trainer(config, seed=0)
+  batches = reader.ptb_producer(data.train[:60000], config.batch_size,
+                                config.num_steps)
+  start = model.run_epoch(reader.ptb_producer(data.valid[:20000], 20, 20))
+  model.run_epoch(batches, learning_rate=1.0)
+  end = model.run_epoch(reader.ptb_producer(data.valid[:20000], 20, 20))
+  assert start > 9000  # a fresh model is about uniform over 10,000 words
+  assert end < start / 5  # about 1,100 after these 150 steps
+
+
+def test_resume_continues_from_the_saved_epoch(toy_corpus, tmp_path):
+  data = reader.load_ptb(toy_corpus)
+  save_path = str(tmp_path / "run")
+  uninterrupted = trainer.train_and_evaluate(TOY, data, log=quiet)
+  trainer.train_and_evaluate(TOY.override(max_max_epoch=2), data,
+                             save_path=save_path, log=quiet)
+  lines = []
+  resumed = trainer.train_and_evaluate(TOY, data, save_path=save_path,
+                                       log=lines.append)
+  assert lines[0] == "Epoch: 3 Learning rate: %.3f" % TOY.learning_rate_at(3)
+  assert resumed == pytest.approx(uninterrupted, rel=1e-4)
+  assert os.path.isfile(os.path.join(save_path, "vocab.txt"))
+  with open(os.path.join(save_path, "config.json")) as f:
+    assert json.load(f)["max_max_epoch"] == 3
+  assert any(name.startswith("events.out.tfevents")
+             for name in os.listdir(save_path))
+
+
+def test_checkpoint_of_another_shape_is_a_clear_error(toy_corpus, tmp_path):
+  data = reader.load_ptb(toy_corpus)
+  save_path = str(tmp_path / "run")
+  trainer.train_and_evaluate(TOY.override(max_max_epoch=1), data,
+                             save_path=save_path, log=quiet)
+  with pytest.raises(ValueError, match="hidden_size=16 but this model has "
+                                       "hidden_size=8"):
+    trainer.train_and_evaluate(TOY.override(hidden_size=8), data,
+                               save_path=save_path, log=quiet)
+
+
+def test_config_json_is_read_back(tmp_path):
+  checkpoints.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  assert checkpoints.load_config(str(tmp_path)) == TOY
+  assert checkpoints.load_vocab(str(tmp_path)) == {"a": 0, "b": 1}
+
+
+def test_vocabulary_larger_than_the_config_is_a_clear_error(toy_corpus):
+  data = reader.load_ptb(toy_corpus)
+  with pytest.raises(ValueError, match="pass --vocab_size=9"):
+    trainer.train_and_evaluate(TOY.override(vocab_size=5), data, log=quiet)
