@@ -39,6 +39,23 @@ def lstm_layer(inputs, c, h, kernel, bias):
   return tf.transpose(outputs.stack(), [1, 0, 2]), c, h
 
 
+def block_lstm_layer(inputs, c, h, kernel, bias):
+  """lstm_layer through TensorFlow's fused BlockLSTM op (the reference's
+  LSTMBlockCell): same weights, same function, one op for all time steps."""
+  hidden = h.shape[-1]
+  no_peephole = tf.zeros([hidden], inputs.dtype)
+  # BlockLSTM is time-major: [num_steps, batch, input_size].
+  _, cs, _, _, _, _, hs = tf.raw_ops.BlockLSTM(
+      seq_len_max=tf.cast(tf.shape(inputs)[1], tf.int64),
+      x=tf.transpose(inputs, [1, 0, 2]), cs_prev=c, h_prev=h, w=kernel,
+      wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=bias,
+      forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+  return tf.transpose(hs, [1, 0, 2]), cs[-1], hs[-1]
+
+
+LSTM_LAYERS = {"basic": lstm_layer, "block": block_lstm_layer}
+
+
 class PTBModel(tf.Module):
   """Word-level LSTM language model (Zaremba et al. 2014).
 
@@ -47,9 +64,10 @@ class PTBModel(tf.Module):
   caller can carry it from one batch to the next.
   """
 
-  def __init__(self, config, seed=0, name="ptb_model"):
+  def __init__(self, config, seed=0, rnn_mode="basic", name="ptb_model"):
     super().__init__(name=name)
     self.config = config
+    self.lstm_layer = LSTM_LAYERS[rnn_mode]
     vocab, hidden = config.vocab_size, config.hidden_size
     scale = config.init_scale
     seeds = iter(range(1000))
@@ -93,7 +111,7 @@ class PTBModel(tf.Module):
     x = dropout(tf.nn.embedding_lookup(self.embedding, inputs), 0)
     final_states = []
     for layer in range(config.num_layers):
-      x, c, h = lstm_layer(x, state[layer, 0], state[layer, 1],
+      x, c, h = self.lstm_layer(x, state[layer, 0], state[layer, 1],
                            self.lstm_kernels[layer], self.lstm_biases[layer])
       x = dropout(x, layer + 1)
       final_states.append(tf.stack([c, h]))

@@ -21,14 +21,18 @@ class Trainer:
   arithmetic stay in plain Python around them.
   """
 
-  def __init__(self, config, seed=0):
+  def __init__(self, config, seed=0, rnn_mode=None, use_fp16=False):
     self.config = config
-    self.model = PTBModel(config, seed=seed)
+    rnn_mode = rnn_mode or "basic"
+    self.model = PTBModel(config, seed=seed, rnn_mode=rnn_mode)
     # Dropout masks come from stateless ops seeded by this generator, whose
     # state is checkpointed: a resumed run draws the masks it would have.
     self.dropout_rng = tf.random.Generator.from_seed(seed)
-    self.train_step = tf.function(self._train_step, jit_compile=True)
-    self.eval_step = tf.function(self._eval_step, jit_compile=True)
+    # XLA fuses the basic cell's element-wise work; it cannot compile the
+    # BlockLSTM op, which is its own fused kernel.
+    jit_compile = rnn_mode == "basic"
+    self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
+    self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile)
 
   def _train_step(self, inputs, targets, state, learning_rate):
     dropout_seed = self.dropout_rng.make_seeds(1)[:, 0]

@@ -1,0 +1,124 @@
+"""Training and evaluation speed of the small, medium and large shapes.
+
+    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode basic]
+
+Each shape runs in its own process (so that its peak memory is its own):
+a few warm-up steps, then timed windows of steps on random word ids; the
+table gives the median words/s over the windows. The same run measures
+this machine's float32 matrix-product speed, from which follows the
+arithmetic limit: words/s if every FLOP of the model ran at that speed.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# (warm-up steps, timed windows, steps per window) per shape.
+SCHEDULE = {"small": (5, 5, 20), "medium": (3, 5, 4), "large": (2, 3, 2)}
+
+
+def training_flops_per_word(config):
+  """Matrix-product FLOPs per trained word: forward, and twice it backward."""
+  hidden = config.hidden_size
+  lstm = config.num_layers * 2 * (2 * hidden) * (4 * hidden)
+  softmax = 2 * hidden * config.vocab_size
+  return 3 * (lstm + softmax)
+
+
+def matmul_gflops(size=2048, repeats=10):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  a = tf.random.normal([size, size])
+  b = tf.random.normal([size, size])
+  product = tf.function(tf.matmul)
+  product(a, b).numpy()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    product(a, b).numpy()
+    times.append(time.perf_counter() - start)
+  return 2 * size ** 3 / statistics.median(times) / 1e9
+
+
+def measure_shape(name, rnn_mode, use_fp16):
+  """Runs in a child process; prints one JSON line of measurements."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import configs  # pylint: disable=g-import-not-at-top
+  import trainer  # pylint: disable=g-import-not-at-top
+
+  config = configs.get_config(name)
+  model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
+  rng = np.random.default_rng(0)
+  warmup, windows, steps = SCHEDULE[name]
+  shape = [config.batch_size, config.num_steps]
+  batches = [(rng.integers(0, config.vocab_size, shape).astype(np.int32),
+              rng.integers(0, config.vocab_size, shape).astype(np.int32))
+             for _ in range(steps)]
+
+  class Window:
+    batch_size = config.batch_size
+
+    def __len__(self):
+      return steps
+
+    def __iter__(self):
+      return iter(batches)
+
+  def words_per_sec(learning_rate, count):
+    rates = []
+    for _ in range(count):
+      start = time.perf_counter()
+      model.run_epoch(Window(), learning_rate)
+      rates.append(steps * config.batch_size * config.num_steps
+                   / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+  words_per_sec(1.0, max(1, warmup // steps))
+  train = words_per_sec(1.0, windows)
+  words_per_sec(None, 1)
+  evaluate = words_per_sec(None, windows)
+  peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(json.dumps({"train": train, "eval": evaluate, "peak_mib": peak_mib,
+                    "flops_per_word": training_flops_per_word(config)}))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--shapes", default="small,medium,large")
+  parser.add_argument("--rnn_mode", default=None)
+  parser.add_argument("--use_fp16", action="store_true")
+  parser.add_argument("--child", help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.child:
+    measure_shape(args.child, args.rnn_mode, args.use_fp16)
+    return
+  gflops = matmul_gflops()
+  print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
+  print("| shape | train words/s | arithmetic limit | fraction | "
+        "eval words/s | peak memory |")
+  print("|---|---|---|---|---|---|")
+  for name in args.shapes.split(","):
+    command = [sys.executable, os.path.abspath(__file__), "--child", name]
+    if args.rnn_mode:
+      command += ["--rnn_mode", args.rnn_mode]
+    if args.use_fp16:
+      command.append("--use_fp16")
+    output = subprocess.run(command, capture_output=True, text=True,
+                            check=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    limit = gflops * 1e9 / result["flops_per_word"]
+    print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB |" % (
+        name, result["train"], limit, 100 * result["train"] / limit,
+        result["eval"], result["peak_mib"]))
+
+
+if __name__ == "__main__":
+  main()
