@@ -64,36 +64,41 @@ def load_vocab(save_path):
 
 
 class TrainingCheckpoint:
-  """Saves and restores a Trainer and the count of finished epochs."""
+  """Saves and restores a Trainer and how far its training got.
+
+  Besides the weights and the dropout generator it keeps the finished
+  epochs and, for a run stopped mid-epoch, the batches done in the next one,
+  their summed cost and the LSTM state, so that the resumed run computes
+  exactly what the uninterrupted one would have.
+  """
 
   def __init__(self, save_path, trainer):
     self.save_path = save_path
-    self.epochs_done = tf.Variable(0, dtype=tf.int64, name="epochs_done")
+    self.epochs_done = tf.Variable(0, dtype=tf.int64)
+    self.step_in_epoch = tf.Variable(0, dtype=tf.int64)
+    self.epoch_costs = tf.Variable(0.0, dtype=tf.float64)
+    self.epoch_iters = tf.Variable(0, dtype=tf.int64)
+    # Any shape: it holds [num_layers, 2, batch, hidden] of the saved run.
+    self.lstm_state = tf.Variable(tf.zeros([0]), shape=tf.TensorShape(None))
     self.checkpoint = tf.train.Checkpoint(
         model=trainer.model, dropout_rng=trainer.dropout_rng,
-        epochs_done=self.epochs_done)
+        epochs_done=self.epochs_done, step_in_epoch=self.step_in_epoch,
+        epoch_costs=self.epoch_costs, epoch_iters=self.epoch_iters,
+        lstm_state=self.lstm_state)
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, save_path, max_to_keep=2)
 
   def restore_or_start(self, config, word_to_id):
-    """Restores the latest checkpoint if any; returns the epochs it finished.
+    """Restores the latest checkpoint if any.
 
-    A checkpoint of another model shape or vocabulary is an InputError.
+    Returns the finished epochs and, if the run stopped mid-epoch, the
+    fields of the trainer.EpochProgress to resume from (else None). A checkpoint of another
+    model shape or vocabulary is an InputError.
     """
     if self.manager.latest_checkpoint is None:
       save_metadata(self.save_path, config, word_to_id)
-      return 0
-    saved = load_config(self.save_path)
-    for field in SHAPE_FIELDS:
-      if getattr(saved, field) != getattr(config, field):
-        raise InputError(
-            "the checkpoint in %s has %s=%s but this model has %s=%s; use "
-            "another --save_path or the checkpoint's settings"
-            % (self.save_path, field, getattr(saved, field), field,
-               getattr(config, field)))
-    if load_vocab(self.save_path) != word_to_id:
-      raise InputError("the checkpoint in %s was trained on another "
-                       "vocabulary than this data's" % self.save_path)
+      return 0, None
+    saved = check_compatible(self.save_path, config, word_to_id)
     try:
       self.checkpoint.restore(
           self.manager.latest_checkpoint).assert_existing_objects_matched()
@@ -101,8 +106,42 @@ class TrainingCheckpoint:
       raise InputError("cannot restore %s: %s" % (
           self.manager.latest_checkpoint, str(e).splitlines()[0])) from None
     save_metadata(self.save_path, config, word_to_id)
-    return int(self.epochs_done.numpy())
+    step = int(self.step_in_epoch.numpy())
+    if step == 0:
+      return int(self.epochs_done.numpy()), None
+    if (saved.batch_size, saved.num_steps) != (config.batch_size,
+                                               config.num_steps):
+      raise InputError(
+          "the run in %s stopped mid-epoch with batch_size=%d, num_steps=%d; "
+          "resume it with the same values" % (self.save_path,
+                                              saved.batch_size,
+                                              saved.num_steps))
+    progress = (step, float(self.epoch_costs.numpy()),
+                int(self.epoch_iters.numpy()),
+                tf.constant(self.lstm_state.numpy()))
+    return int(self.epochs_done.numpy()), progress
 
-  def save(self, epochs_done):
+  def save(self, epochs_done, progress=None):
+    """Saves after `epochs_done` epochs, plus `progress` into the next one."""
     self.epochs_done.assign(epochs_done)
-    self.manager.save(checkpoint_number=epochs_done)
+    self.step_in_epoch.assign(progress.step if progress else 0)
+    self.epoch_costs.assign(progress.costs if progress else 0.0)
+    self.epoch_iters.assign(progress.iters if progress else 0)
+    self.lstm_state.assign(progress.state if progress else tf.zeros([0]))
+    self.manager.save()
+
+
+def check_compatible(save_path, config, word_to_id):
+  """The saved Config, if it has `config`'s weight shapes and the vocabulary."""
+  saved = load_config(save_path)
+  for field in SHAPE_FIELDS:
+    if getattr(saved, field) != getattr(config, field):
+      raise InputError(
+          "the checkpoint in %s has %s=%s but this model has %s=%s; use "
+          "another --save_path or the checkpoint's settings"
+          % (save_path, field, getattr(saved, field), field,
+             getattr(config, field)))
+  if load_vocab(save_path) != word_to_id:
+    raise InputError("the checkpoint in %s was trained on another "
+                     "vocabulary than this data's" % save_path)
+  return saved

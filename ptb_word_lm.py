@@ -61,9 +61,9 @@ def check_unsupported_flags():
   if FLAGS.num_gpus > 1:
     raise InputError("--num_gpus=%d is not supported: this program trains on "
                      "one device" % FLAGS.num_gpus)
-  if FLAGS.rnn_mode not in (None, "basic"):
-    raise InputError("--rnn_mode=%s is not implemented yet; use basic"
-                     % FLAGS.rnn_mode)
+  if FLAGS.rnn_mode == "cudnn":
+    raise InputError("--rnn_mode=cudnn is not implemented yet; use basic "
+                     "or block")
   if FLAGS.use_fp16:
     raise InputError("--use_fp16 is not implemented yet")
 
@@ -81,11 +81,21 @@ def main(argv):
     # Imported late so that bad flags and data are reported without the
     # seconds TensorFlow takes to load.
     import trainer  # pylint: disable=g-import-not-at-top
-    trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
-                               seed=FLAGS.seed)
+    with trainer.StopOnSigint() as stop_requested:
+      trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
+                                 seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
+                                 stop_requested=stop_requested)
   except InputError as e:
     print("error: %s" % e, file=sys.stderr)
     return 1
+  except trainer.Interrupted as interrupted:
+    if FLAGS.save_path:
+      print("interrupted after batch %d of the epoch; saved to %s: run the "
+            "same command to resume" % (interrupted.progress.step,
+                                        FLAGS.save_path), file=sys.stderr)
+    else:
+      print("interrupted; nothing saved (no --save_path)", file=sys.stderr)
+    return 130
   return 0
 
 

@@ -138,9 +138,13 @@ class ContinuousBatches:
     return -(-(len(self.ids) - 1) // self.window)
 
   def __iter__(self):
-    for start in range(0, len(self.ids) - 1, self.window):
-      stop = min(start + self.window, len(self.ids) - 1)
-      yield self.ids[None, start:stop], self.ids[None, start + 1:stop + 1]
+    for i in range(len(self)):
+      yield self.batch(i)
+
+  def batch(self, i):
+    start = i * self.window
+    stop = min(start + self.window, len(self.ids) - 1)
+    return self.ids[None, start:stop], self.ids[None, start + 1:stop + 1]
 
 
 def ptb_producer(raw_data, batch_size, num_steps):

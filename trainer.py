@@ -1,6 +1,8 @@
 """Compiled training/evaluation steps and the passes over an epoch."""
 
+import collections
 import math
+import signal
 import time
 
 import tensorflow as tf
@@ -21,7 +23,7 @@ class Trainer:
   arithmetic stay in plain Python around them.
   """
 
-  def __init__(self, config, seed=0, rnn_mode=None, use_fp16=False):
+  def __init__(self, config, seed=0, rnn_mode=None):
     self.config = config
     rnn_mode = rnn_mode or "basic"
     self.model = PTBModel(config, seed=seed, rnn_mode=rnn_mode)
@@ -50,31 +52,79 @@ class Trainer:
     logits, state = self.model(inputs, state)
     return sequence_cost(logits, targets), state
 
-  def run_epoch(self, batches, learning_rate=None, log=None):
+  def run_epoch(self, batches, learning_rate=None, log=None, resume=None,
+                stop_requested=None):
     """One pass over `batches`; returns its perplexity.
 
     Trains when `learning_rate` is given, else only evaluates. With `log`,
     prints the reference's progress line about ten times in the pass.
+    `resume` (an EpochProgress) continues a pass where it was interrupted;
+    when `stop_requested()` turns true after a step, the pass raises
+    Interrupted with its progress so far.
     """
-    state = self.model.zero_state(batches.batch_size)
-    costs, iters = 0.0, 0
+    progress = resume or EpochProgress(
+        step=0, costs=0.0, iters=0,
+        state=self.model.zero_state(batches.batch_size))
     # The reference prints when step % (epoch_size // 10) == 10, which
     # divides by zero below 10 batches; this is the same for longer epochs.
     every = max(1, len(batches) // 10)
-    start_time = time.time()
-    for step, (inputs, targets) in enumerate(batches):
+    start_time, words_since_start = time.time(), 0
+    for step in range(progress.step, len(batches)):
+      inputs, targets = batches.batch(step)
       if learning_rate is None:
-        cost, state = self.eval_step(inputs, targets, state)
+        cost, state = self.eval_step(inputs, targets, progress.state)
       else:
         cost, state = self.train_step(
-            inputs, targets, state, tf.constant(learning_rate, tf.float32))
-      costs += float(cost)
-      iters += inputs.shape[1]
+            inputs, targets, progress.state,
+            tf.constant(learning_rate, tf.float32))
+      progress = EpochProgress(step + 1, progress.costs + float(cost),
+                               progress.iters + inputs.shape[1], state)
+      words_since_start += inputs.size
       if log is not None and step % every == 10 % every:
-        words_per_sec = iters * batches.batch_size / (time.time() - start_time)
-        log(PROGRESS_LINE % (step / len(batches), math.exp(costs / iters),
-                             words_per_sec))
-    return math.exp(costs / iters)
+        log(PROGRESS_LINE % (step / len(batches), progress.perplexity(),
+                             words_since_start / (time.time() - start_time)))
+      if stop_requested is not None and stop_requested():
+        raise Interrupted(progress)
+    return progress.perplexity()
+
+
+class EpochProgress(collections.namedtuple(
+    "EpochProgress", ["step", "costs", "iters", "state"])):
+  """Where a pass stands: batches done, their summed cost and time steps,
+  and the LSTM state to carry into the next batch."""
+
+  def perplexity(self):
+    return math.exp(self.costs / self.iters)
+
+
+class Interrupted(Exception):
+  """A training pass stopped on request; carries its EpochProgress."""
+
+  def __init__(self, progress):
+    super().__init__("interrupted after %d batches" % progress.step)
+    self.progress = progress
+
+
+class StopOnSigint:
+  """While active, Ctrl-C (SIGINT) asks the training loop to stop after the
+  batch in progress, rather than killing it halfway through an update."""
+
+  def __init__(self):
+    self.requested = False
+
+  def __call__(self):
+    return self.requested
+
+  def __enter__(self):
+    self._previous = signal.signal(signal.SIGINT, self._request)
+    return self
+
+  def __exit__(self, *exc_info):
+    signal.signal(signal.SIGINT, self._previous)
+
+  def _request(self, signum, frame):
+    del signum, frame
+    self.requested = True
 
 
 # Test words predicted per evaluation step. The reference steps one word at a
@@ -82,12 +132,14 @@ class Trainer:
 TEST_WINDOW = 500
 
 
-def train_and_evaluate(config, data, save_path=None, seed=0, log=print):
+def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
+                       log=print, stop_requested=None):
   """The reference's main loop: train, validate each epoch, then test.
 
-  `data` is a reader.PTBData. With `save_path`, resumes from the last
-  finished epoch saved there, checkpoints after every epoch and writes
-  TensorBoard summaries. Returns the final (train, valid, test) perplexities.
+  `data` is a reader.PTBData. With `save_path`, resumes where the last run
+  saved, checkpoints after every epoch (and when stopped by
+  `stop_requested`, see Trainer.run_epoch) and writes TensorBoard
+  summaries. Returns the final (train, valid, test) perplexities.
   """
   if len(data.word_to_id) > config.vocab_size:
     raise InputError("the data has %d words but vocab_size is %d; pass "
@@ -99,19 +151,30 @@ def train_and_evaluate(config, data, save_path=None, seed=0, log=print):
   valid_batches = reader.ptb_producer(data.valid, config.batch_size,
                                       config.num_steps)
   test_batches = reader.ContinuousBatches(data.test, TEST_WINDOW)
-  trainer = Trainer(config, seed=seed)
-  checkpoint = summaries = None
+  trainer = Trainer(config, seed=seed, rnn_mode=rnn_mode)
+  checkpoint = summaries = resume = None
   epochs_done = 0
   if save_path:
     checkpoint = TrainingCheckpoint(save_path, trainer)
-    epochs_done = checkpoint.restore_or_start(config, data.word_to_id)
+    epochs_done, saved_progress = checkpoint.restore_or_start(
+        config, data.word_to_id)
+    if saved_progress:
+      resume = EpochProgress(*saved_progress)
     summaries = tf.summary.create_file_writer(save_path)
 
   train_perplexity = valid_perplexity = None
   for epoch in range(epochs_done + 1, config.max_max_epoch + 1):
     learning_rate = config.learning_rate_at(epoch)
     log("Epoch: %d Learning rate: %.3f" % (epoch, learning_rate))
-    train_perplexity = trainer.run_epoch(train_batches, learning_rate, log=log)
+    try:
+      train_perplexity = trainer.run_epoch(
+          train_batches, learning_rate, log=log, resume=resume,
+          stop_requested=stop_requested)
+    except Interrupted as interrupted:
+      if checkpoint:
+        checkpoint.save(epoch - 1, interrupted.progress)
+      raise
+    resume = None
     log("Epoch: %d Train Perplexity: %.3f" % (epoch, train_perplexity))
     valid_perplexity = trainer.run_epoch(valid_batches)
     log("Epoch: %d Valid Perplexity: %.3f" % (epoch, valid_perplexity))

@@ -1,6 +1,6 @@
 """Training and evaluation speed of the small, medium and large shapes.
 
-    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode basic]
+    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode block]
 
 Each shape runs in its own process (so that its peak memory is its own):
 a few warm-up steps, then timed windows of steps on random word ids; the
@@ -48,14 +48,14 @@ def matmul_gflops(size=2048, repeats=10):
   return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
-def measure_shape(name, rnn_mode, use_fp16):
+def measure_shape(name, rnn_mode):
   """Runs in a child process; prints one JSON line of measurements."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import configs  # pylint: disable=g-import-not-at-top
   import trainer  # pylint: disable=g-import-not-at-top
 
   config = configs.get_config(name)
-  model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
+  model = trainer.Trainer(config, rnn_mode=rnn_mode)
   rng = np.random.default_rng(0)
   warmup, windows, steps = SCHEDULE[name]
   shape = [config.batch_size, config.num_steps]
@@ -69,8 +69,8 @@ def measure_shape(name, rnn_mode, use_fp16):
     def __len__(self):
       return steps
 
-    def __iter__(self):
-      return iter(batches)
+    def batch(self, i):
+      return batches[i]
 
   def words_per_sec(learning_rate, count):
     rates = []
@@ -94,11 +94,10 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shapes", default="small,medium,large")
   parser.add_argument("--rnn_mode", default=None)
-  parser.add_argument("--use_fp16", action="store_true")
   parser.add_argument("--child", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    measure_shape(args.child, args.rnn_mode, args.use_fp16)
+    measure_shape(args.child, args.rnn_mode)
     return
   gflops = matmul_gflops()
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
@@ -109,8 +108,6 @@ def main():
     command = [sys.executable, os.path.abspath(__file__), "--child", name]
     if args.rnn_mode:
       command += ["--rnn_mode", args.rnn_mode]
-    if args.use_fp16:
-      command.append("--use_fp16")
     output = subprocess.run(command, capture_output=True, text=True,
                             check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])

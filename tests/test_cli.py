@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -102,3 +103,30 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                         "--hidden_size=4", save))
   assert line.startswith("error: the checkpoint in %s has hidden_size=8 but "
                          "this model has hidden_size=4" % (tmp_path / "run"))
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
+  folder = write_corpus(str(tmp_path / "data"), patterned_lines(10000),
+                        patterned_lines(60), patterned_lines(60))
+  args = [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"),
+          "--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
+          *TOY_FLAGS[:-1], "--max_max_epoch=1"]
+  process = subprocess.Popen(args, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  first_line = process.stdout.readline()
+  assert first_line == "Epoch: 1 Learning rate: 1.000\n"
+  process.stdout.readline()  # the first progress line: training is under way
+  process.send_signal(signal.SIGINT)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130, stderr
+  assert "Traceback" not in stderr
+  assert re.search(r"interrupted after batch \d+ of the epoch; saved to ",
+                   stderr)
+  assert "Test Perplexity" not in stdout
+  resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+  assert resumed.returncode == 0, resumed.stderr
+  lines = resumed.stdout.splitlines()
+  assert lines[0] == "Epoch: 1 Learning rate: 1.000"
+  # It went on from the saved batch: the progress line of batch 10 is past.
+  assert 0 < sum("perplexity: " in line for line in lines) < 10
+  assert lines[-1].startswith("Test Perplexity: ")

@@ -79,3 +79,43 @@ def test_vocabulary_larger_than_the_config_is_a_clear_error(toy_corpus):
   data = reader.load_ptb(toy_corpus)
   with pytest.raises(ValueError, match="pass --vocab_size=9"):
     trainer.train_and_evaluate(TOY.override(vocab_size=5), data, log=quiet)
+
+
+class StopAfter:
+  """A stop_requested that turns true after `count` training batches."""
+
+  def __init__(self, count):
+    self.remaining = count
+
+  def __call__(self):
+    self.remaining -= 1
+    return self.remaining <= 0
+
+
+def test_interrupted_run_resumes_to_the_same_result(toy_corpus, tmp_path):
+  data = reader.load_ptb(toy_corpus)
+  config = TOY.override(keep_prob=0.5)  # dropout draws must resume too
+  uninterrupted = trainer.train_and_evaluate(config, data, seed=5, log=quiet)
+  save_path = str(tmp_path / "run")
+  epoch_size = len(reader.ptb_producer(data.train, 4, 5))
+  with pytest.raises(trainer.Interrupted) as stopped:
+    # Stop in the middle of epoch 2.
+    trainer.train_and_evaluate(config, data, save_path=save_path, seed=5,
+                               log=quiet,
+                               stop_requested=StopAfter(epoch_size + 7))
+  assert stopped.value.progress.step == 7
+  lines = []
+  resumed = trainer.train_and_evaluate(config, data, save_path=save_path,
+                                       seed=5, log=lines.append)
+  assert lines[0] == "Epoch: 2 Learning rate: 0.500"
+  assert resumed == pytest.approx(uninterrupted, rel=1e-5)
+
+
+def test_same_seed_same_run_other_seed_other_run(toy_corpus):
+  data = reader.load_ptb(toy_corpus)
+  config = TOY.override(max_max_epoch=1, keep_prob=0.5)
+  first = trainer.train_and_evaluate(config, data, seed=1, log=quiet)
+  again = trainer.train_and_evaluate(config, data, seed=1, log=quiet)
+  other = trainer.train_and_evaluate(config, data, seed=2, log=quiet)
+  assert first == again
+  assert first != other
