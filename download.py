@@ -44,13 +44,21 @@ def ensure_ptb_files(data_path, url=DEFAULT_URL):
     raise InputError("data path %s is not a folder" % data_path)
   if not missing_files(data_path):
     return
+  created = not os.path.exists(data_path)
   os.makedirs(data_path, exist_ok=True)
   print("PTB data not found in %s; downloading %s" % (data_path, url))
-  with tempfile.TemporaryDirectory(prefix=".download-", dir=data_path) as tmp:
-    archive = _download(url, tmp, ARCHIVE_MD5 if url == DEFAULT_URL else None)
-    extracted = _extract_ptb_files(archive, tmp)
-    for name, path in extracted.items():
-      os.replace(path, os.path.join(data_path, name))
+  try:
+    with tempfile.TemporaryDirectory(prefix=".download-",
+                                     dir=data_path) as tmp:
+      archive = _download(url, tmp,
+                          ARCHIVE_MD5 if url == DEFAULT_URL else None)
+      extracted = _extract_ptb_files(archive, tmp)
+      for name, path in extracted.items():
+        os.replace(path, os.path.join(data_path, name))
+  except BaseException:
+    if created:  # leave no trace of a download that did not happen
+      os.rmdir(data_path)
+    raise
 
 
 def _download(url, folder, md5):

@@ -133,9 +133,10 @@ def test_archive_md5_is_checked_at_the_default_url(server, fake_checksums,
 
 def test_network_failure_is_reported(server, tmp_path):
   base, _, _ = server
+  (tmp_path / "data").mkdir()
   with pytest.raises(ValueError, match="could not download"):
     download.ensure_ptb_files(str(tmp_path / "data"), base + "missing.tgz")
-  assert listing(str(tmp_path / "data")) == []
+  assert listing(str(tmp_path / "data")) == []  # an existing folder stays
 
 
 def test_data_path_that_is_a_file(tmp_path):

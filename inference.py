@@ -1,0 +1,198 @@
+"""Using a trained checkpoint: next-word prediction, sampling, scoring, export.
+
+Everything here needs only a checkpoint folder written by ptb_word_lm.py
+--save_path (weights, config.json, vocab.txt), not the training data.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+import checkpoints
+from errors import InputError
+from model import PTBModel
+import reader
+
+# Words scored per model call; the state carries over, so the result does
+# not depend on it.
+SCORE_WINDOW = 500
+
+
+class LanguageModel:
+  """A trained PTBModel with its vocabulary."""
+
+  def __init__(self, model, word_to_id):
+    self.model = model
+    self.word_to_id = word_to_id
+    self.id_to_word = sorted(word_to_id, key=word_to_id.get)
+    self._forward = tf.function(self._forward_fn, jit_compile=True)
+
+  @classmethod
+  def load(cls, checkpoint_dir):
+    """Loads the latest checkpoint of a ptb_word_lm.py --save_path folder."""
+    if not os.path.isdir(checkpoint_dir):
+      raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
+    config = checkpoints.load_config(checkpoint_dir)
+    word_to_id = checkpoints.load_vocab(checkpoint_dir)
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if latest is None:
+      raise InputError("%s holds no checkpoint" % checkpoint_dir)
+    if len(word_to_id) > config.vocab_size:
+      raise InputError("%s: vocab.txt has %d words but the model %d"
+                       % (checkpoint_dir, len(word_to_id), config.vocab_size))
+    model = PTBModel(config)
+    try:
+      # Only the model: the training progress saved beside it is not needed.
+      tf.train.Checkpoint(model=model).restore(
+          latest).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+      raise InputError("cannot restore %s: %s"
+                       % (latest, str(e).splitlines()[0])) from None
+    return cls(model, word_to_id)
+
+  def _forward_fn(self, inputs, state):
+    logits, state = self.model(inputs, state)
+    return tf.nn.log_softmax(logits), state
+
+  def ids(self, words):
+    """Ids of `words`; a word outside the vocabulary becomes <unk> if the
+    vocabulary has it, else is dropped (as the reader drops it)."""
+    unk = self.word_to_id.get(reader.UNK)
+    ids = [self.word_to_id.get(word, unk) for word in words]
+    return [i for i in ids if i is not None]
+
+  def known_ids(self, words, what):
+    """ids(words), or an InputError when no word of `what` (other than line
+    ends) is in the vocabulary."""
+    if not any(word in self.word_to_id for word in words if word != reader.EOS):
+      raise InputError("%s has no word of the model's vocabulary" % what)
+    return self.ids(words)
+
+  def _run(self, ids, state=None):
+    """Log-probabilities [len(ids), vocab] after each id, and the new state."""
+    if state is None:
+      state = self.model.zero_state(1)
+    log_probs = []
+    for start in range(0, len(ids), SCORE_WINDOW):
+      window = np.asarray([ids[start:start + SCORE_WINDOW]], np.int32)
+      window_log_probs, state = self._forward(window, state)
+      log_probs.append(window_log_probs[0].numpy())
+    return np.concatenate(log_probs), state
+
+  def next_words(self, prompt, k):
+    """The k likeliest next words after the words of `prompt`, with their
+    probabilities, likeliest first."""
+    ids = self.known_ids(prompt, "the prompt")
+    log_probs, _ = self._run(ids)
+    best = np.argsort(-log_probs[-1], kind="stable")[:k]
+    return [(self.id_to_word[i], float(np.exp(log_probs[-1][i]))) for i in best]
+
+  def generate(self, num_words, prompt=(), temperature=1.0, top_k=0, seed=0):
+    """Samples `num_words` words following `prompt` (default: a sentence
+    start). top_k > 0 samples among the k likeliest words only."""
+    if temperature <= 0:
+      raise InputError("temperature must be positive, got %r" % temperature)
+    rng = np.random.default_rng(seed)
+    context = (self.known_ids(prompt, "the prompt") if prompt
+               else [self.word_to_id[reader.EOS]])
+    log_probs, state = self._run(context)
+    words = []
+    for _ in range(num_words):
+      logits = log_probs[-1] / temperature
+      if 0 < top_k < len(logits):
+        cutoff = np.partition(logits, -top_k)[-top_k]
+        logits = np.where(logits >= cutoff, logits, -np.inf)
+      probs = np.exp(logits - logits.max())
+      next_id = int(rng.choice(len(probs), p=probs / probs.sum()))
+      words.append(self.id_to_word[next_id])
+      log_probs, state = self._run([next_id], state)
+    return words
+
+  def score_lines(self, lines, what):
+    """Scores text given as lines, as the reference's test pass would.
+
+    Returns (perplexity, per-line list of (log-probability, words scored)).
+    Newlines count as <eos>; the first word has no context and is not
+    scored, like the first test word in the reference.
+    """
+    words_per_line = [line.split() + [reader.EOS] for line in lines]
+    ids = self.known_ids([w for words in words_per_line for w in words], what)
+    if len(ids) < 2:
+      raise InputError("%s is too short to score: it needs two words" % what)
+    log_probs, _ = self._run(ids[:-1])
+    # Log-probability of each id after the first.
+    token_log_probs = log_probs[np.arange(len(ids) - 1), ids[1:]]
+    perplexity = float(np.exp(-token_log_probs.astype(np.float64).mean()))
+    per_line, position = [], -1  # position of the line's first id - 1
+    for words in words_per_line:
+      count = len(self.ids(words))
+      scored = token_log_probs[max(position, 0):position + count]
+      per_line.append((float(scored.sum()), len(scored)))
+      position += count
+    return perplexity, per_line
+
+  def score_file(self, path):
+    try:
+      with open(path, encoding="utf-8") as f:
+        text = f.read()
+    except FileNotFoundError:
+      raise InputError("file %s does not exist" % path) from None
+    except UnicodeDecodeError as e:
+      raise InputError("%s is not UTF-8 text: %s" % (path, e)) from None
+    return self.score_lines(text.splitlines(), path)
+
+  def export(self, output_dir):
+    """Writes a SavedModel with a serving signature (see ServingModule)."""
+    if os.path.exists(output_dir):
+      raise InputError("%s already exists; export into a new folder"
+                       % output_dir)
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    # Written aside and renamed, so a failure leaves no half SavedModel.
+    partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+      vocab_path = os.path.join(partial, "vocab.txt")
+      with open(vocab_path, "w", encoding="utf-8") as f:
+        f.write("".join(word + "\n" for word in self.id_to_word))
+      module = ServingModule(self.model, vocab_path)
+      saved_dir = os.path.join(partial, "model")
+      tf.saved_model.save(module, saved_dir, signatures={
+          "serving_default": module.serve, "zero_state": module.zero_state})
+      os.rename(saved_dir, output_dir)
+    finally:
+      shutil.rmtree(partial, ignore_errors=True)
+
+
+class ServingModule(tf.Module):
+  """What the SavedModel holds: the weights, the vocabulary and two functions.
+
+  serve(word_ids [batch, steps] int32, state [layers, 2, batch, hidden])
+    -> {"logits": [batch, steps, vocab], "state": the state after the steps}
+  zero_state(batch_size) -> {"state": the initial state}
+  The vocabulary is the asset vocab.txt, one word a line in id order.
+  """
+
+  def __init__(self, model, vocab_path):
+    super().__init__()
+    self.model = model
+    self.vocab = tf.saved_model.Asset(vocab_path)
+    config = model.config
+    state_spec = tf.TensorSpec(
+        [config.num_layers, 2, None, config.hidden_size], tf.float32)
+    self.serve = tf.function(
+        self._serve, input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="word_ids"),
+            tf.TensorSpec.from_spec(state_spec, name="state")])
+    self.zero_state = tf.function(
+        self._zero_state,
+        input_signature=[tf.TensorSpec([], tf.int32, name="batch_size")])
+
+  def _serve(self, word_ids, state):
+    logits, state = self.model(word_ids, state)
+    return {"logits": logits, "state": state}
+
+  def _zero_state(self, batch_size):
+    return {"state": self.model.zero_state(batch_size)}

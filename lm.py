@@ -1,0 +1,118 @@
+"""Uses a model trained by ptb_word_lm.py --save_path, without the training data.
+
+    python lm.py predict  --checkpoint runs/small "the stock market"
+    python lm.py generate --checkpoint runs/small --num_words 50 --seed 1
+    python lm.py score    --checkpoint runs/small some_text.txt [--sentences]
+    python lm.py evaluate --checkpoint runs/small [--data_path data]
+    python lm.py export   --checkpoint runs/small exported_model
+
+One program with subcommands (like git): the five uses share the checkpoint
+loading and error handling, and `python lm.py --help` lists them all.
+"""
+
+import argparse
+import os
+import sys
+
+# TensorFlow's start-up chatter would bury the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import download  # pylint: disable=g-import-not-at-top
+from errors import InputError
+import reader
+
+
+def positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError("must be 1 or more, got %d" % value)
+  return value
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(
+      description=__doc__.split("\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest="command", required=True)
+
+  def command(name, help_text):
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    sub.add_argument("--checkpoint", required=True,
+                     help="folder written by ptb_word_lm.py --save_path")
+    return sub
+
+  predict = command("predict", "the k likeliest next words after a prompt")
+  predict.add_argument("prompt", help="words, e.g. \"the stock market\"")
+  predict.add_argument("--top_k", type=positive_int, default=5)
+
+  generate = command("generate", "sample text, <eos> printed as a line break")
+  generate.add_argument("--prompt", default="",
+                        help="words to continue (default: a sentence start)")
+  generate.add_argument("--num_words", type=positive_int, default=50)
+  generate.add_argument("--temperature", type=float, default=1.0)
+  generate.add_argument("--top_k", type=int, default=0,
+                        help="sample among the k likeliest words (0: all)")
+  generate.add_argument("--seed", type=int, default=0)
+
+  score = command("score", "perplexity of a text file (one sentence a line)")
+  score.add_argument("file")
+  score.add_argument("--sentences", action="store_true",
+                     help="also print each line's log-probability")
+
+  evaluate = command("evaluate", "test perplexity of the checkpoint on PTB")
+  evaluate.add_argument("--data_path", default=None,
+                        help="PTB folder (downloaded when missing); "
+                             "default: data/ beside this script")
+  evaluate.add_argument("--data_url", default=download.DEFAULT_URL)
+
+  export = command("export", "write a TensorFlow SavedModel for serving")
+  export.add_argument("output", help="new folder for the SavedModel")
+  return parser.parse_args(argv)
+
+
+def run(args):
+  import inference  # pylint: disable=g-import-not-at-top
+  lm = inference.LanguageModel.load(args.checkpoint)
+  if args.command == "predict":
+    prompt = args.prompt.split()
+    if not prompt:
+      raise InputError("the prompt is empty: give at least one word")
+    for word, probability in lm.next_words(prompt, args.top_k):
+      print("%-15s %.4f" % (word, probability))
+  elif args.command == "generate":
+    if args.top_k < 0:
+      raise InputError("--top_k must be 0 or more, got %d" % args.top_k)
+    words = lm.generate(args.num_words, args.prompt.split(),
+                        args.temperature, args.top_k, args.seed)
+    text = " ".join(args.prompt.split() + words)
+    print(text.replace(" %s " % reader.EOS, "\n").replace(reader.EOS, "\n"))
+  elif args.command == "score":
+    perplexity, per_line = lm.score_file(args.file)
+    if args.sentences:
+      for number, (log_prob, count) in enumerate(per_line, 1):
+        print("line %d: log-probability %.3f over %d words" % (
+            number, log_prob, count))
+    print("Perplexity: %.3f" % perplexity)
+  elif args.command == "evaluate":
+    from ptb_word_lm import DEFAULT_DATA_PATH  # pylint: disable=g-import-not-at-top
+    data_path = args.data_path or DEFAULT_DATA_PATH
+    download.ensure_ptb_files(data_path, args.data_url)
+    perplexity, _ = lm.score_file(os.path.join(data_path, reader.TEST_FILE))
+    print("Test Perplexity: %.3f" % perplexity)
+  elif args.command == "export":
+    lm.export(args.output)
+    print("SavedModel written to %s" % args.output)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  try:
+    run(args)
+  except InputError as e:
+    print("error: %s" % e, file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,165 @@
+"""Using a trained checkpoint: predict, generate, score, evaluate, export."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, patterned_lines, write_corpus
+import configs
+import inference
+import lm
+import reader
+import trainer
+
+CONFIG = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
+                               max_max_epoch=3, max_epoch=2,
+                               max_grad_norm=5.0, vocab_size=10)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A checkpoint of the toy language (a..h in cycles, some <unk>)."""
+  root = tmp_path_factory.mktemp("trained")
+  lines = patterned_lines(400)
+  lines[::50] = ["a b <unk> d e"] * len(lines[::50])
+  data_path = write_corpus(str(root / "data"), lines, patterned_lines(60),
+                           patterned_lines(60))
+  save_path = str(root / "run")
+  _, _, test_perplexity = trainer.train_and_evaluate(
+      CONFIG, reader.load_ptb(data_path), save_path=save_path,
+      log=lambda _: None)
+  return save_path, data_path, test_perplexity
+
+
+def cli(*args):
+  return subprocess.run([sys.executable, os.path.join(ROOT, "lm.py"), *args],
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_predict_follows_the_pattern(trained):
+  model = inference.LanguageModel.load(trained[0])
+  predictions = model.next_words("a b c".split(), k=5)
+  assert [word for word, _ in predictions][0] == "d"
+  probabilities = [p for _, p in predictions]
+  assert probabilities[0] > 0.5
+  assert probabilities == sorted(probabilities, reverse=True)
+  assert sum(probabilities) <= 1.0 + 1e-6
+  # An unknown word becomes <unk>, which the toy data has after "a b".
+  assert model.ids(["a", "zebra"]) == model.ids(["a", "<unk>"])
+
+
+def test_generation_is_repeatable_by_seed(trained):
+  model = inference.LanguageModel.load(trained[0])
+  first = model.generate(30, ["a"], seed=4)
+  assert len(first) == 30
+  assert model.generate(30, ["a"], seed=4) == first
+  assert model.generate(30, ["a"], seed=5, temperature=3.0) != first
+  # Top-1 sampling is greedy: the pattern continues after "a".
+  assert model.generate(3, ["a"], top_k=1, seed=9) == ["b", "c", "d"]
+
+
+def test_score_equals_the_training_test_perplexity(trained):
+  save_path, data_path, test_perplexity = trained
+  model = inference.LanguageModel.load(save_path)
+  perplexity, per_line = model.score_file(
+      os.path.join(data_path, "ptb.test.txt"))
+  assert perplexity == pytest.approx(test_perplexity, rel=1e-5)
+  # Every word and line end is scored once, but the very first word.
+  assert sum(count for _, count in per_line) == 60 * 6 - 1
+  total_log_prob = sum(log_prob for log_prob, _ in per_line)
+  assert np.exp(-total_log_prob / (60 * 6 - 1)) == pytest.approx(perplexity,
+                                                                  rel=1e-5)
+
+
+def test_cli_uses(trained, tmp_path):
+  save_path, data_path, test_perplexity = trained
+  checkpoint = "--checkpoint=" + save_path
+  predicted = cli("predict", checkpoint, "a b c", "--top_k=3")
+  assert predicted.returncode == 0, predicted.stderr
+  lines = predicted.stdout.splitlines()
+  assert len(lines) == 3 and lines[0].split()[0] == "d"
+  generated = cli("generate", checkpoint, "--num_words=12", "--top_k=1",
+                  "--prompt=b c")
+  assert generated.returncode == 0, generated.stderr
+  # Greedy continuation of "b c" goes on with the pattern; 12 words of
+  # 5-word lines hold at least one line end, printed as a line break.
+  assert generated.stdout.startswith("b c d e")
+  assert "\n" in generated.stdout.strip()
+  assert "<eos>" not in generated.stdout
+  evaluated = cli("evaluate", checkpoint, "--data_path=" + data_path)
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert evaluated.stdout == "Test Perplexity: %.3f\n" % test_perplexity
+  text = tmp_path / "two.txt"
+  text.write_text("a b c d e\nb c d e f\n")
+  scored = cli("score", checkpoint, str(text), "--sentences")
+  assert scored.returncode == 0, scored.stderr
+  lines = scored.stdout.splitlines()
+  assert lines[0].startswith("line 1: log-probability -")
+  assert lines[0].endswith("over 5 words")  # b c d e <eos>
+  assert lines[1].endswith("over 6 words")
+  assert lines[2].startswith("Perplexity: ")
+
+
+def test_exported_model_runs_without_this_project(trained, tmp_path):
+  model = inference.LanguageModel.load(trained[0])
+  exported = str(tmp_path / "exported")
+  model.export(exported)
+  ids = [[0, 3, 4, 5, 6, 7]]
+  expected, _ = model.model(np.array(ids, np.int32), model.model.zero_state(1))
+  # A fresh interpreter, away from the project: only TensorFlow.
+  script = """
+import json, sys
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+state = loaded.signatures["zero_state"](batch_size=tf.constant(1))["state"]
+out = loaded.signatures["serving_default"](
+    word_ids=tf.constant(%r, tf.int32), state=state)
+vocab = open(loaded.vocab.asset_path.numpy().decode()).read().split()
+print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
+""" % ids
+  result = subprocess.run([sys.executable, "-c", script, exported],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  output = json.loads(result.stdout.strip().splitlines()[-1])
+  np.testing.assert_allclose(output["logits"], expected.numpy(), atol=1e-5)
+  assert output["vocab"] == model.id_to_word
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "a b"], "checkpoint folder .*missing.* does not exist"),
+    (["predict", "", "CHECKPOINT"], "the prompt is empty"),
+    (["predict", "zebra yak", "CHECKPOINT"], "the prompt has no word"),
+    (["generate", "--temperature=0", "CHECKPOINT"],
+     "temperature must be positive"),
+    (["score", "NONUTF8", "CHECKPOINT"], "is not UTF-8 text"),
+    (["score", "UNKNOWN", "CHECKPOINT"], "has no word of the model"),
+    (["export", "EXISTING", "CHECKPOINT"], "already exists"),
+])
+def test_bad_input(trained, tmp_path, capsys, args, message):
+  (tmp_path / "bad.txt").write_bytes(b"\xff\xfe a b\n")
+  (tmp_path / "unknown.txt").write_text("zebra yak\nquux\n")
+  (tmp_path / "existing").mkdir()
+  replace = {"CHECKPOINT": "--checkpoint=" + trained[0],
+             "NONUTF8": str(tmp_path / "bad.txt"),
+             "UNKNOWN": str(tmp_path / "unknown.txt"),
+             "EXISTING": str(tmp_path / "existing")}
+  args = [replace.get(a, a) for a in args]
+  if "--checkpoint=" + trained[0] not in args:
+    args.append("--checkpoint=" + str(tmp_path / "missing"))
+  assert lm.main(args) == 1
+  error = capsys.readouterr().err.strip()
+  assert len(error.splitlines()) == 1
+  assert re.match("error: .*" + message, error), error
+
+
+def test_foreign_checkpoint_folder(tmp_path, capsys):
+  (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 16}))
+  (tmp_path / "vocab.txt").write_text("a\nb\n")
+  assert lm.main(["predict", "a", "--checkpoint=" + str(tmp_path)]) == 1
+  assert capsys.readouterr().err == "error: %s holds no checkpoint\n" % tmp_path
