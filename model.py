@@ -53,7 +53,32 @@ def block_lstm_layer(inputs, c, h, kernel, bias):
   return tf.transpose(hs, [1, 0, 2]), cs[-1], hs[-1]
 
 
-LSTM_LAYERS = {"basic": lstm_layer, "block": block_lstm_layer}
+def cudnn_lstm_layer(inputs, c, h, kernel, bias):
+  """lstm_layer through cuDNN (GPU only), from the same weights.
+
+  cuDNN orders the gates i, f, j, o and keeps the input and recurrent
+  matrices, and two biases, apart in one flat parameter buffer; the input
+  bias is zero so that the sum of the two is this model's bias.
+  """
+  input_size = inputs.shape[-1]
+
+  def cudnn_gate_order(matrix):
+    i, j, f, o = tf.split(matrix, 4, axis=-1)
+    return [i, f, j, o]
+
+  matrices = (cudnn_gate_order(kernel[:input_size])
+              + cudnn_gate_order(kernel[input_size:]))
+  biases = cudnn_gate_order(tf.zeros_like(bias)) + cudnn_gate_order(bias)
+  params = tf.concat([tf.reshape(tf.transpose(m), [-1]) for m in matrices]
+                     + [tf.reshape(b, [-1]) for b in biases], axis=0)
+  outputs, h, c, _ = tf.raw_ops.CudnnRNN(
+      input=tf.transpose(inputs, [1, 0, 2]), input_h=h[None],
+      input_c=c[None], params=params, rnn_mode="lstm", is_training=True)
+  return tf.transpose(outputs, [1, 0, 2]), c[0], h[0]
+
+
+LSTM_LAYERS = {"basic": lstm_layer, "block": block_lstm_layer,
+               "cudnn": cudnn_lstm_layer}
 
 
 class PTBModel(tf.Module):
@@ -64,10 +89,15 @@ class PTBModel(tf.Module):
   caller can carry it from one batch to the next.
   """
 
-  def __init__(self, config, seed=0, rnn_mode="basic", name="ptb_model"):
+  def __init__(self, config, seed=0, rnn_mode="basic",
+               compute_dtype=tf.float32, name="ptb_model"):
     super().__init__(name=name)
     self.config = config
     self.lstm_layer = LSTM_LAYERS[rnn_mode]
+    # Weights are always float32 (the "master" copy SGD updates); with a
+    # 16-bit compute_dtype they are cast on use, and the logits cast back
+    # to float32 for the softmax and the loss.
+    self.compute_dtype = compute_dtype
     vocab, hidden = config.vocab_size, config.hidden_size
     scale = config.init_scale
     seeds = iter(range(1000))
@@ -108,16 +138,23 @@ class PTBModel(tf.Module):
       return tf.nn.experimental.stateless_dropout(
           x, rate=1.0 - config.keep_prob, seed=dropout_seed + [0, index])
 
-    x = dropout(tf.nn.embedding_lookup(self.embedding, inputs), 0)
+    def compute(tensor):
+      return tf.cast(tensor, self.compute_dtype)
+
+    x = dropout(compute(tf.nn.embedding_lookup(self.embedding, inputs)), 0)
+    state = compute(state)
     final_states = []
     for layer in range(config.num_layers):
       x, c, h = self.lstm_layer(x, state[layer, 0], state[layer, 1],
-                           self.lstm_kernels[layer], self.lstm_biases[layer])
+                                compute(self.lstm_kernels[layer]),
+                                compute(self.lstm_biases[layer]))
       x = dropout(x, layer + 1)
       final_states.append(tf.stack([c, h]))
     # One product for all time steps: [batch, num_steps, vocab].
-    logits = tf.einsum("bth,hv->btv", x, self.softmax_w) + self.softmax_b
-    return logits, tf.stack(final_states)
+    logits = (tf.einsum("bth,hv->btv", x, compute(self.softmax_w))
+              + compute(self.softmax_b))
+    return (tf.cast(logits, tf.float32),
+            tf.cast(tf.stack(final_states), tf.float32))
 
 
 def sequence_cost(logits, targets):

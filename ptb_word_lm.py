@@ -35,7 +35,9 @@ flags.DEFINE_string("data_url", download.DEFAULT_URL,
                     "Where to download simple-examples.tgz from.")
 flags.DEFINE_string("save_path", None,
                     "Checkpoint and TensorBoard folder; a run resumes from it.")
-flags.DEFINE_bool("use_fp16", False, "Train using 16-bit floats.")
+flags.DEFINE_bool("use_fp16", False,
+                  "Compute in 16 bits (bfloat16 on a CPU, float16 on a GPU) "
+                  "with float32 weights.")
 flags.DEFINE_integer("num_gpus", 1, "Number of GPUs (at most 1 here).")
 flags.DEFINE_enum("rnn_mode", None, ["basic", "block", "cudnn"],
                   "LSTM implementation. Default: the fastest here.")
@@ -61,11 +63,6 @@ def check_unsupported_flags():
   if FLAGS.num_gpus > 1:
     raise InputError("--num_gpus=%d is not supported: this program trains on "
                      "one device" % FLAGS.num_gpus)
-  if FLAGS.rnn_mode == "cudnn":
-    raise InputError("--rnn_mode=cudnn is not implemented yet; use basic "
-                     "or block")
-  if FLAGS.use_fp16:
-    raise InputError("--use_fp16 is not implemented yet")
 
 
 def main(argv):
@@ -84,6 +81,7 @@ def main(argv):
     with trainer.StopOnSigint() as stop_requested:
       trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
+                                 use_fp16=FLAGS.use_fp16,
                                  stop_requested=stop_requested)
   except InputError as e:
     print("error: %s" % e, file=sys.stderr)

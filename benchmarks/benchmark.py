@@ -1,6 +1,6 @@
 """Training and evaluation speed of the small, medium and large shapes.
 
-    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode block]
+    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode block] [--use_fp16]
 
 Each shape runs in its own process (so that its peak memory is its own):
 a few warm-up steps, then timed windows of steps on random word ids; the
@@ -48,14 +48,14 @@ def matmul_gflops(size=2048, repeats=10):
   return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
-def measure_shape(name, rnn_mode):
+def measure_shape(name, rnn_mode, use_fp16):
   """Runs in a child process; prints one JSON line of measurements."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import configs  # pylint: disable=g-import-not-at-top
   import trainer  # pylint: disable=g-import-not-at-top
 
   config = configs.get_config(name)
-  model = trainer.Trainer(config, rnn_mode=rnn_mode)
+  model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
   rng = np.random.default_rng(0)
   warmup, windows, steps = SCHEDULE[name]
   shape = [config.batch_size, config.num_steps]
@@ -94,10 +94,12 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shapes", default="small,medium,large")
   parser.add_argument("--rnn_mode", default=None)
+  parser.add_argument("--use_fp16", action="store_true",
+                      help="16-bit compute, as ptb_word_lm.py --use_fp16")
   parser.add_argument("--child", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    measure_shape(args.child, args.rnn_mode)
+    measure_shape(args.child, args.rnn_mode, args.use_fp16)
     return
   gflops = matmul_gflops()
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
@@ -108,9 +110,12 @@ def main():
     command = [sys.executable, os.path.abspath(__file__), "--child", name]
     if args.rnn_mode:
       command += ["--rnn_mode", args.rnn_mode]
-    output = subprocess.run(command, capture_output=True, text=True,
-                            check=True).stdout
-    result = json.loads(output.strip().splitlines()[-1])
+    if args.use_fp16:
+      command.append("--use_fp16")
+    child = subprocess.run(command, capture_output=True, text=True)
+    if child.returncode != 0:
+      sys.exit("%s failed: %s" % (name, child.stderr.strip().splitlines()[-1]))
+    result = json.loads(child.stdout.strip().splitlines()[-1])
     limit = gflops * 1e9 / result["flops_per_word"]
     print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB |" % (
         name, result["train"], limit, 100 * result["train"] / limit,

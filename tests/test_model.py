@@ -128,3 +128,55 @@ def test_windowed_evaluation_equals_word_by_word():
   word_by_word = trainer.run_epoch(reader.ptb_producer(ids, 1, 1))
   windowed = trainer.run_epoch(reader.ContinuousBatches(ids, window=10))
   assert windowed == pytest.approx(word_by_word, rel=1e-5)
+
+
+def test_block_mode_computes_the_same_loss_and_gradients():
+  rng = np.random.default_rng(4)
+  inputs = rng.integers(0, CONFIG.vocab_size, [2, 4]).astype(np.int32)
+  state = tf.constant(random_state(CONFIG, rng))
+  results = []
+  for mode in ("basic", "block"):
+    model = PTBModel(CONFIG, seed=6, rnn_mode=mode)
+    with tf.GradientTape() as tape:
+      logits, new_state = model(inputs, state)
+      cost = sequence_cost(logits, inputs)
+    gradients = tape.gradient(cost, model.trainable_variables)
+    results.append((cost, new_state,
+                    [tf.convert_to_tensor(g) for g in gradients]))
+  (basic_cost, basic_state, basic_grads), (block_cost, block_state,
+                                           block_grads) = results
+  assert float(block_cost) == pytest.approx(float(basic_cost), rel=1e-6)
+  np.testing.assert_allclose(block_state, basic_state, atol=1e-6)
+  for basic, block in zip(basic_grads, block_grads):
+    np.testing.assert_allclose(block, basic, atol=1e-6)
+
+
+def test_block_mode_reads_a_basic_checkpoint(tmp_path):
+  basic = PTBModel(CONFIG, seed=6, rnn_mode="basic")
+  path = tf.train.Checkpoint(model=basic).save(str(tmp_path / "ckpt"))
+  block = PTBModel(CONFIG, seed=99, rnn_mode="block")
+  tf.train.Checkpoint(model=block).restore(path).assert_consumed()
+  inputs = np.array([[1, 2, 3, 4], [5, 6, 0, 1]], np.int32)
+  np.testing.assert_allclose(block(inputs, block.zero_state(2))[0],
+                             basic(inputs, basic.zero_state(2))[0], atol=1e-6)
+
+
+def test_16_bit_compute_stays_close_to_float32():
+  inputs = np.array([[1, 2, 3, 4], [5, 6, 0, 1]], np.int32)
+  full = PTBModel(CONFIG, seed=6)
+  half = PTBModel(CONFIG, seed=6, compute_dtype=tf.bfloat16)
+  full_logits, _ = full(inputs, full.zero_state(2))
+  half_logits, half_state = half(inputs, half.zero_state(2))
+  assert half_logits.dtype == tf.float32 and half_state.dtype == tf.float32
+  assert half.embedding.dtype == tf.float32  # master weights stay float32
+  np.testing.assert_allclose(half_logits, full_logits, atol=0.05)
+  assert np.abs(half_logits.numpy() - full_logits.numpy()).max() > 0
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")),
+                    reason="checks the CPU-only messages")
+def test_gpu_only_options_say_so_on_a_cpu():
+  with pytest.raises(ValueError, match="--rnn_mode=cudnn needs a GPU"):
+    Trainer(CONFIG, rnn_mode="cudnn")
+  with pytest.raises(ValueError, match="--use_fp16 needs a GPU"):
+    Trainer(CONFIG, use_fp16=True)
