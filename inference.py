@@ -135,14 +135,7 @@ class LanguageModel:
     return perplexity, per_line
 
   def score_file(self, path):
-    try:
-      with open(path, encoding="utf-8") as f:
-        text = f.read()
-    except FileNotFoundError:
-      raise InputError("file %s does not exist" % path) from None
-    except UnicodeDecodeError as e:
-      raise InputError("%s is not UTF-8 text: %s" % (path, e)) from None
-    return self.score_lines(text.splitlines(), path)
+    return self.score_lines(reader.read_text(path).splitlines(), path)
 
   def export(self, output_dir):
     """Writes a SavedModel with a serving signature (see ServingModule)."""

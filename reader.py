@@ -24,21 +24,25 @@ PTBData = collections.namedtuple(
     "PTBData", ["train", "valid", "test", "word_to_id"])
 
 
-def read_words(filename):
-  """The words of a file, with every line ending read as `<eos>`."""
+def read_text(filename):
+  """The text of a UTF-8 file; a missing or undecodable file is an InputError."""
   try:
     with open(filename, encoding="utf-8") as f:
-      text = f.read()
+      return f.read()
   except FileNotFoundError:
-    raise InputError("data file %s is missing" % filename) from None
+    raise InputError("%s is missing" % filename) from None
   except UnicodeDecodeError as e:
-    raise InputError("data file %s is not UTF-8 text: %s" % (filename, e)) from None
+    raise InputError("%s is not UTF-8 text: %s" % (filename, e)) from None
   except OSError as e:
-    raise InputError("cannot read data file %s: %s" % (filename, e)) from None
+    raise InputError("cannot read %s: %s" % (filename, e)) from None
+
+
+def read_words(filename):
+  """The words of a file, with every line ending read as `<eos>`."""
   # The reference replaces "\n" with "<eos>" alone, which glues words
   # together in files whose lines do not end in a space; PTB's lines do, so
   # the spaces added here change nothing on PTB.
-  return text.replace("\n", " %s " % EOS).split()
+  return read_text(filename).replace("\n", " %s " % EOS).split()
 
 
 def build_vocab(filename):
