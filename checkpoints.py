@@ -95,6 +95,8 @@ class TrainingCheckpoint:
     fields of the trainer.EpochProgress to resume from (else None). A checkpoint of another
     model shape or vocabulary is an InputError.
     """
+    if os.path.exists(self.save_path) and not os.path.isdir(self.save_path):
+      raise InputError("save path %s is not a folder" % self.save_path)
     if self.manager.latest_checkpoint is None:
       save_metadata(self.save_path, config, word_to_id)
       return 0, None

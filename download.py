@@ -42,11 +42,13 @@ def ensure_ptb_files(data_path, url=DEFAULT_URL):
   """
   if os.path.exists(data_path) and not os.path.isdir(data_path):
     raise InputError("data path %s is not a folder" % data_path)
-  if not missing_files(data_path):
+  missing = missing_files(data_path)
+  if not missing:
     return
   created = not os.path.exists(data_path)
   os.makedirs(data_path, exist_ok=True)
-  print("PTB data not found in %s; downloading %s" % (data_path, url))
+  print("%s not found in %s; downloading %s" % (", ".join(missing), data_path,
+                                              url))
   try:
     with tempfile.TemporaryDirectory(prefix=".download-",
                                      dir=data_path) as tmp:

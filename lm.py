@@ -111,6 +111,9 @@ def main(argv=None):
   except InputError as e:
     print("error: %s" % e, file=sys.stderr)
     return 1
+  except OSError as e:  # e.g. a folder that cannot be written
+    print("error: %s" % e, file=sys.stderr)
+    return 1
   return 0
 
 

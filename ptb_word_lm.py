@@ -86,6 +86,9 @@ def main(argv):
   except InputError as e:
     print("error: %s" % e, file=sys.stderr)
     return 1
+  except OSError as e:  # e.g. a folder that cannot be written
+    print("error: %s" % e, file=sys.stderr)
+    return 1
   except trainer.Interrupted as interrupted:
     if FLAGS.save_path:
       print("interrupted after batch %d of the epoch; saved to %s: run the "

@@ -130,3 +130,10 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   # It went on from the saved batch: the progress line of batch 10 is past.
   assert 0 < sum("perplexity: " in line for line in lines) < 10
   assert lines[-1].startswith("Test Perplexity: ")
+
+
+def test_save_path_that_is_a_file(toy_corpus, tmp_path):
+  (tmp_path / "run").write_text("x")
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
+                        "--save_path=" + str(tmp_path / "run")))
+  assert line == "error: save path %s is not a folder" % (tmp_path / "run")
