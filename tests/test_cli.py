@@ -137,3 +137,24 @@ def test_save_path_that_is_a_file(toy_corpus, tmp_path):
   line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
                         "--save_path=" + str(tmp_path / "run")))
   assert line == "error: save path %s is not a folder" % (tmp_path / "run")
+
+
+def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
+  folder = write_corpus(str(tmp_path / "data"), patterned_lines(3000),
+                        patterned_lines(60), patterned_lines(60))
+  args = [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"),
+          "--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
+          *TOY_FLAGS[:-1], "--max_max_epoch=3"]
+  process = subprocess.Popen(args, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+  for line in process.stdout:
+    if line.startswith("Epoch: 2 Learning rate"):
+      break
+  process.stdout.readline()  # a progress line of epoch 2
+  process.kill()
+  process.wait(timeout=60)
+  resumed = run(*args[3:])
+  assert resumed.returncode == 0, resumed.stderr
+  lines = resumed.stdout.splitlines()
+  assert lines[0] == "Epoch: 2 Learning rate: 0.500"  # epoch 1 was kept
+  assert lines[-1].startswith("Test Perplexity: ")
