@@ -74,21 +74,29 @@ def main(argv):
     config = config_from_flags()
     data_path = FLAGS.data_path or DEFAULT_DATA_PATH
     download.ensure_ptb_files(data_path, FLAGS.data_url)
-    data = reader.load_ptb(data_path)
-    # Imported late so that bad flags and data are reported without the
-    # seconds TensorFlow takes to load.
-    import trainer  # pylint: disable=g-import-not-at-top
-    with trainer.StopOnSigint() as stop_requested:
-      trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
-                                 seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
-                                 use_fp16=FLAGS.use_fp16,
-                                 stop_requested=stop_requested)
+    return train(config, reader.load_ptb(data_path))
   except InputError as e:
     print("error: %s" % e, file=sys.stderr)
     return 1
   except OSError as e:  # e.g. a folder that cannot be written
     print("error: %s" % e, file=sys.stderr)
     return 1
+  except KeyboardInterrupt:  # outside training, or a second Ctrl-C in it
+    print("interrupted", file=sys.stderr)
+    return 130
+
+
+def train(config, data):
+  """Trains and tests; a Ctrl-C saves the run (with --save_path), exit 130."""
+  # Imported late so that bad flags and data are reported without the
+  # seconds TensorFlow takes to load.
+  import trainer  # pylint: disable=g-import-not-at-top
+  try:
+    with trainer.StopOnSigint() as stop_requested:
+      trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
+                                 seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
+                                 use_fp16=FLAGS.use_fp16,
+                                 stop_requested=stop_requested)
   except trainer.Interrupted as interrupted:
     if FLAGS.save_path:
       print("interrupted after batch %d of the epoch; saved to %s: run the "

@@ -128,7 +128,9 @@ class Interrupted(Exception):
 
 class StopOnSigint:
   """While active, Ctrl-C (SIGINT) asks the training loop to stop after the
-  batch in progress, rather than killing it halfway through an update."""
+  batch in progress, rather than killing it halfway through an update.
+  (Validation and test passes do not stop; a second Ctrl-C quits at once,
+  keeping the last checkpoint.)"""
 
   def __init__(self):
     self.requested = False
@@ -145,6 +147,8 @@ class StopOnSigint:
 
   def _request(self, signum, frame):
     del signum, frame
+    if self.requested:  # a second Ctrl-C: the user wants out now
+      raise KeyboardInterrupt
     self.requested = True
 
 
