@@ -1,4 +1,7 @@
-"""The one exception type for problems in what the user gave us."""
+"""The one exception type for problems in what the user gave us, and how the
+command-line programs report it."""
+
+import sys
 
 
 class InputError(ValueError):
@@ -6,3 +9,17 @@ class InputError(ValueError):
 
   A ValueError, so callers of the library can catch the usual type.
   """
+
+
+def exit_status_of(function, *args):
+  """Runs function(*args), returning its exit status; bad input or an OS
+  error (a folder that cannot be written) becomes one `error:` line and 1,
+  Ctrl-C becomes `interrupted` and 130."""
+  try:
+    return function(*args)
+  except (InputError, OSError) as e:
+    print("error: %s" % e, file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    return 130

@@ -18,6 +18,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import download  # pylint: disable=g-import-not-at-top
+from errors import exit_status_of
 from errors import InputError
 import reader
 
@@ -102,19 +103,11 @@ def run(args):
   elif args.command == "export":
     lm.export(args.output)
     print("SavedModel written to %s" % args.output)
+  return 0
 
 
 def main(argv=None):
-  args = parse_args(argv)
-  try:
-    run(args)
-  except InputError as e:
-    print("error: %s" % e, file=sys.stderr)
-    return 1
-  except OSError as e:  # e.g. a folder that cannot be written
-    print("error: %s" % e, file=sys.stderr)
-    return 1
-  return 0
+  return exit_status_of(run, parse_args(argv))
 
 
 if __name__ == "__main__":

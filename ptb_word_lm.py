@@ -20,6 +20,7 @@ from absl import flags
 
 import configs
 import download
+from errors import exit_status_of
 from errors import InputError
 import reader
 
@@ -66,24 +67,18 @@ def check_unsupported_flags():
 
 
 def main(argv):
-  try:
-    if len(argv) > 1:
-      raise InputError("unexpected arguments: %s (flags look like "
-                       "--name=value)" % " ".join(argv[1:]))
-    check_unsupported_flags()
-    config = config_from_flags()
-    data_path = FLAGS.data_path or DEFAULT_DATA_PATH
-    download.ensure_ptb_files(data_path, FLAGS.data_url)
-    return train(config, reader.load_ptb(data_path))
-  except InputError as e:
-    print("error: %s" % e, file=sys.stderr)
-    return 1
-  except OSError as e:  # e.g. a folder that cannot be written
-    print("error: %s" % e, file=sys.stderr)
-    return 1
-  except KeyboardInterrupt:  # outside training, or a second Ctrl-C in it
-    print("interrupted", file=sys.stderr)
-    return 130
+  return exit_status_of(train_from_flags, argv[1:])
+
+
+def train_from_flags(arguments):
+  if arguments:
+    raise InputError("unexpected arguments: %s (flags look like "
+                     "--name=value)" % " ".join(arguments))
+  check_unsupported_flags()
+  config = config_from_flags()
+  data_path = FLAGS.data_path or DEFAULT_DATA_PATH
+  download.ensure_ptb_files(data_path, FLAGS.data_url)
+  return train(config, reader.load_ptb(data_path))
 
 
 def train(config, data):
