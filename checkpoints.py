@@ -33,9 +33,13 @@ def save_metadata(save_path, config, word_to_id):
   os.makedirs(save_path, exist_ok=True)
   write_atomically(os.path.join(save_path, CONFIG_FILE),
                    json.dumps(config.to_dict(), indent=2) + "\n")
-  words = sorted(word_to_id, key=word_to_id.get)
-  write_atomically(os.path.join(save_path, VOCAB_FILE),
-                   "".join(word + "\n" for word in words))
+  write_vocab(os.path.join(save_path, VOCAB_FILE),
+              sorted(word_to_id, key=word_to_id.get))
+
+
+def write_vocab(path, words):
+  """Writes the vocabulary one word a line, in id order."""
+  write_atomically(path, "".join(word + "\n" for word in words))
 
 
 def load_config(save_path):
@@ -61,6 +65,18 @@ def load_vocab(save_path):
   except (OSError, UnicodeDecodeError) as e:
     raise InputError("cannot read the vocabulary %s: %s" % (path, e)) from None
   return {word: index for index, word in enumerate(words)}
+
+
+def restore(checkpoint, path):
+  """Restores `checkpoint` (a tf.train.Checkpoint) from `path`; a file that
+  does not hold all of its objects, or is damaged, is an InputError. What the
+  file holds beyond them (the training progress, for a reader of the model
+  alone) is ignored without warnings."""
+  try:
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise InputError("cannot restore %s: %s"
+                     % (path, str(e).splitlines()[0])) from None
 
 
 class TrainingCheckpoint:
@@ -92,8 +108,8 @@ class TrainingCheckpoint:
     """Restores the latest checkpoint if any.
 
     Returns the finished epochs and, if the run stopped mid-epoch, the
-    fields of the trainer.EpochProgress to resume from (else None). A checkpoint of another
-    model shape or vocabulary is an InputError.
+    fields of the trainer.EpochProgress to resume from (else None). A
+    checkpoint of another model shape or vocabulary is an InputError.
     """
     if os.path.exists(self.save_path) and not os.path.isdir(self.save_path):
       raise InputError("save path %s is not a folder" % self.save_path)
@@ -101,12 +117,7 @@ class TrainingCheckpoint:
       save_metadata(self.save_path, config, word_to_id)
       return 0, None
     saved = check_compatible(self.save_path, config, word_to_id)
-    try:
-      self.checkpoint.restore(
-          self.manager.latest_checkpoint).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-      raise InputError("cannot restore %s: %s" % (
-          self.manager.latest_checkpoint, str(e).splitlines()[0])) from None
+    restore(self.checkpoint, self.manager.latest_checkpoint)
     save_metadata(self.save_path, config, word_to_id)
     step = int(self.step_in_epoch.numpy())
     if step == 0:

@@ -16,6 +16,9 @@ import zlib
 from errors import InputError
 import reader
 
+# Where downloads land when no --data_path is given: data/ beside the code.
+DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "data")
 DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 ARCHIVE_MD5 = "30177ea32e27c525793142b6bf2c8e2d"
 ARCHIVE_DIR = "simple-examples/data/"

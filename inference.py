@@ -44,13 +44,8 @@ class LanguageModel:
       raise InputError("%s: vocab.txt has %d words but the model %d"
                        % (checkpoint_dir, len(word_to_id), config.vocab_size))
     model = PTBModel(config)
-    try:
-      # Only the model: the training progress saved beside it is not needed.
-      tf.train.Checkpoint(model=model).restore(
-          latest).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-      raise InputError("cannot restore %s: %s"
-                       % (latest, str(e).splitlines()[0])) from None
+    # Only the model: the training progress saved beside it is not needed.
+    checkpoints.restore(tf.train.Checkpoint(model=model), latest)
     return cls(model, word_to_id)
 
   def _forward_fn(self, inputs, state):
@@ -147,9 +142,8 @@ class LanguageModel:
     # Written aside and renamed, so a failure leaves no half SavedModel.
     partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-      vocab_path = os.path.join(partial, "vocab.txt")
-      with open(vocab_path, "w", encoding="utf-8") as f:
-        f.write("".join(word + "\n" for word in self.id_to_word))
+      vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
+      checkpoints.write_vocab(vocab_path, self.id_to_word)
       module = ServingModule(self.model, vocab_path)
       saved_dir = os.path.join(partial, "model")
       tf.saved_model.save(module, saved_dir, signatures={

@@ -95,8 +95,7 @@ def run(args):
             number, log_prob, count))
     print("Perplexity: %.3f" % perplexity)
   elif args.command == "evaluate":
-    from ptb_word_lm import DEFAULT_DATA_PATH  # pylint: disable=g-import-not-at-top
-    data_path = args.data_path or DEFAULT_DATA_PATH
+    data_path = args.data_path or download.DEFAULT_DATA_PATH
     download.ensure_ptb_files(data_path, args.data_url)
     perplexity, _ = lm.score_file(os.path.join(data_path, reader.TEST_FILE))
     print("Test Perplexity: %.3f" % perplexity)

@@ -24,9 +24,6 @@ from errors import exit_status_of
 from errors import InputError
 import reader
 
-DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                 "data")
-
 flags.DEFINE_enum("model", "small", list(configs.PRESETS),
                   "Model preset: small, medium, large or test.")
 flags.DEFINE_string("data_path", None,
@@ -76,7 +73,7 @@ def train_from_flags(arguments):
                      "--name=value)" % " ".join(arguments))
   check_unsupported_flags()
   config = config_from_flags()
-  data_path = FLAGS.data_path or DEFAULT_DATA_PATH
+  data_path = FLAGS.data_path or download.DEFAULT_DATA_PATH
   download.ensure_ptb_files(data_path, FLAGS.data_url)
   return train(config, reader.load_ptb(data_path))
 

@@ -105,14 +105,21 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
-def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
-  folder = write_corpus(str(tmp_path / "data"), patterned_lines(10000),
+def start_saved_training(tmp_path, train_lines, epochs):
+  """Starts a toy training with --save_path, unbuffered; returns the
+  command line (to resume with) and the running process."""
+  folder = write_corpus(str(tmp_path / "data"), patterned_lines(train_lines),
                         patterned_lines(60), patterned_lines(60))
-  args = [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"),
-          "--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
-          *TOY_FLAGS[:-1], "--max_max_epoch=1"]
-  process = subprocess.Popen(args, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+  flags = ["--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
+           *TOY_FLAGS[:-1], "--max_max_epoch=%d" % epochs]
+  process = subprocess.Popen(
+      [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"), *flags],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return flags, process
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
+  flags, process = start_saved_training(tmp_path, 10000, epochs=1)
   first_line = process.stdout.readline()
   assert first_line == "Epoch: 1 Learning rate: 1.000\n"
   process.stdout.readline()  # the first progress line: training is under way
@@ -123,7 +130,7 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   assert re.search(r"interrupted after batch \d+ of the epoch; saved to ",
                    stderr)
   assert "Test Perplexity" not in stdout
-  resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+  resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 1 Learning rate: 1.000"
@@ -140,20 +147,15 @@ def test_save_path_that_is_a_file(toy_corpus, tmp_path):
 
 
 def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
-  folder = write_corpus(str(tmp_path / "data"), patterned_lines(3000),
-                        patterned_lines(60), patterned_lines(60))
-  args = [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"),
-          "--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
-          *TOY_FLAGS[:-1], "--max_max_epoch=3"]
-  process = subprocess.Popen(args, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+  flags, process = start_saved_training(tmp_path, 3000, epochs=3)
   for line in process.stdout:
     if line.startswith("Epoch: 2 Learning rate"):
       break
   process.stdout.readline()  # a progress line of epoch 2
   process.kill()
   process.wait(timeout=60)
-  resumed = run(*args[3:])
+  process.stderr.close()
+  resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 2 Learning rate: 0.500"  # epoch 1 was kept
