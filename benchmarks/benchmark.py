@@ -7,6 +7,8 @@ a few warm-up steps, then timed windows of steps on random word ids; the
 table gives the median words/s over the windows. The same run measures
 this machine's float32 matrix-product speed, from which follows the
 arithmetic limit: words/s if every FLOP of the model ran at that speed.
+When PyTorch is installed, the same model in PyTorch (pytorch_lstm.py) is
+timed the same way, for a side-by-side column.
 """
 
 import argparse
@@ -48,14 +50,26 @@ def matmul_gflops(size=2048, repeats=10):
   return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
-def measure_shape(name, rnn_mode, use_fp16):
+def torch_available():
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
+
+
+def measure_shape(name, rnn_mode, use_fp16, framework):
   """Runs in a child process; prints one JSON line of measurements."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import configs  # pylint: disable=g-import-not-at-top
-  import trainer  # pylint: disable=g-import-not-at-top
 
   config = configs.get_config(name)
-  model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
+  if framework == "pytorch":
+    from pytorch_lstm import TorchTrainer  # pylint: disable=g-import-not-at-top
+    model = TorchTrainer(config)
+  else:
+    import trainer  # pylint: disable=g-import-not-at-top
+    model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
   rng = np.random.default_rng(0)
   warmup, windows, steps = SCHEDULE[name]
   shape = [config.batch_size, config.num_steps]
@@ -97,29 +111,39 @@ def main():
   parser.add_argument("--use_fp16", action="store_true",
                       help="16-bit compute, as ptb_word_lm.py --use_fp16")
   parser.add_argument("--child", help=argparse.SUPPRESS)
+  parser.add_argument("--framework", default="tensorflow",
+                      help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    measure_shape(args.child, args.rnn_mode, args.use_fp16)
+    measure_shape(args.child, args.rnn_mode, args.use_fp16, args.framework)
     return
   gflops = matmul_gflops()
+  with_torch = torch_available()
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
   print("| shape | train words/s | arithmetic limit | fraction | "
-        "eval words/s | peak memory |")
-  print("|---|---|---|---|---|---|")
+        "eval words/s | peak memory | PyTorch nn.LSTM train words/s |")
+  print("|---|---|---|---|---|---|---|")
   for name in args.shapes.split(","):
     command = [sys.executable, os.path.abspath(__file__), "--child", name]
     if args.rnn_mode:
       command += ["--rnn_mode", args.rnn_mode]
     if args.use_fp16:
       command.append("--use_fp16")
-    child = subprocess.run(command, capture_output=True, text=True)
-    if child.returncode != 0:
-      sys.exit("%s failed: %s" % (name, child.stderr.strip().splitlines()[-1]))
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_child(name, command)
     limit = gflops * 1e9 / result["flops_per_word"]
-    print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB |" % (
+    torch_speed = ("%.0f" % run_child(
+        name, command + ["--framework", "pytorch"])["train"]
+                   if with_torch else "(torch not installed)")
+    print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB | %s |" % (
         name, result["train"], limit, 100 * result["train"] / limit,
-        result["eval"], result["peak_mib"]))
+        result["eval"], result["peak_mib"], torch_speed))
+
+
+def run_child(name, command):
+  child = subprocess.run(command, capture_output=True, text=True)
+  if child.returncode != 0:
+    sys.exit("%s failed: %s" % (name, child.stderr.strip().splitlines()[-1]))
+  return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
