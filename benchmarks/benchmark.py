@@ -1,6 +1,6 @@
 """Training and evaluation speed of the small, medium and large shapes.
 
-    python benchmarks/benchmark.py [--shapes small,medium,large] [--rnn_mode block] [--use_fp16]
+    python benchmarks/benchmark.py [--shapes small,medium,large] [--rounds 3] [--rnn_mode block] [--use_fp16]
 
 Each shape runs in its own process (so that its peak memory is its own):
 a few warm-up steps, then timed windows of steps on random word ids; the
@@ -8,7 +8,9 @@ table gives the median words/s over the windows. The same run measures
 this machine's float32 matrix-product speed, from which follows the
 arithmetic limit: words/s if every FLOP of the model ran at that speed.
 When PyTorch is installed, the same model in PyTorch (pytorch_lstm.py) is
-timed the same way, for a side-by-side column.
+timed the same way, for a side-by-side column. With --rounds N the two
+alternate N times per shape and the table gives the medians: the machine's
+speed drifts, and alternating keeps the drift out of their ratio.
 """
 
 import argparse
@@ -108,6 +110,8 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shapes", default="small,medium,large")
   parser.add_argument("--rnn_mode", default=None)
+  parser.add_argument("--rounds", type=int, default=1,
+                      help="processes per shape (and framework), alternated")
   parser.add_argument("--use_fp16", action="store_true",
                       help="16-bit compute, as ptb_word_lm.py --use_fp16")
   parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -117,6 +121,8 @@ def main():
   if args.child:
     measure_shape(args.child, args.rnn_mode, args.use_fp16, args.framework)
     return
+  if args.rounds < 1:
+    parser.error("--rounds must be at least 1, not %d" % args.rounds)
   gflops = matmul_gflops()
   with_torch = torch_available()
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
@@ -129,14 +135,20 @@ def main():
       command += ["--rnn_mode", args.rnn_mode]
     if args.use_fp16:
       command.append("--use_fp16")
-    result = run_child(name, command)
-    limit = gflops * 1e9 / result["flops_per_word"]
-    torch_speed = ("%.0f" % run_child(
-        name, command + ["--framework", "pytorch"])["train"]
+    results, torch_results = [], []
+    for _ in range(args.rounds):
+      results.append(run_child(name, command))
+      if with_torch:
+        torch_results.append(
+            run_child(name, command + ["--framework", "pytorch"]))
+    train = statistics.median(r["train"] for r in results)
+    limit = gflops * 1e9 / results[0]["flops_per_word"]
+    torch_speed = ("%.0f" % statistics.median(r["train"] for r in torch_results)
                    if with_torch else "(torch not installed)")
     print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB | %s |" % (
-        name, result["train"], limit, 100 * result["train"] / limit,
-        result["eval"], result["peak_mib"], torch_speed))
+        name, train, limit, 100 * train / limit,
+        statistics.median(r["eval"] for r in results),
+        max(r["peak_mib"] for r in results), torch_speed))
 
 
 def run_child(name, command):
