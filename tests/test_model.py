@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import configs
-from model import PTBModel, sequence_cost
+from model import PTBModel, lstm_layer, sequence_cost
 import reader
 from trainer import Trainer
 
@@ -128,6 +128,49 @@ def test_windowed_evaluation_equals_word_by_word():
   word_by_word = trainer.run_epoch(reader.ptb_producer(ids, 1, 1))
   windowed = trainer.run_epoch(reader.ContinuousBatches(ids, window=10))
   assert windowed == pytest.approx(word_by_word, rel=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_lstm_layer_gradient_equals_autodiff_of_a_plain_cell(jit_compile):
+  """The hand-written backward pass, against autodiff of one step at a time,
+  with gradient arriving through the outputs and the final state."""
+  rng = np.random.default_rng(5)
+  batch, steps, inputs_size, hidden = 3, 5, 4, 6
+
+  def random(*shape):
+    return tf.constant(rng.uniform(-1, 1, shape).astype(np.float32))
+
+  args = (random(batch, steps, inputs_size), random(batch, hidden),
+          random(batch, hidden), random(inputs_size + hidden, 4 * hidden),
+          random(4 * hidden))
+  weights = (random(batch, steps, hidden), random(batch, hidden),
+             random(batch, hidden))
+
+  def plain_layer(inputs, c, h, kernel, bias):
+    outputs = []
+    for t in range(steps):
+      gates = tf.concat([inputs[:, t], h], axis=1) @ kernel + bias
+      i, j, f, o = tf.split(gates, 4, axis=1)
+      c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
+      h = tf.tanh(c) * tf.sigmoid(o)
+      outputs.append(h)
+    return tf.stack(outputs, axis=1), c, h
+
+  def loss_and_gradients(layer):
+    @tf.function(jit_compile=jit_compile)
+    def compute(*args):
+      with tf.GradientTape() as tape:
+        tape.watch(args)
+        loss = sum(tf.reduce_sum(w * y)
+                   for w, y in zip(weights, layer(*args)))
+      return loss, tape.gradient(loss, args)
+    return compute(*args)
+
+  loss, gradients = loss_and_gradients(lstm_layer)
+  expected_loss, expected_gradients = loss_and_gradients(plain_layer)
+  assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6)
+  for gradient, expected in zip(gradients, expected_gradients):
+    np.testing.assert_allclose(gradient, expected, atol=1e-5)
 
 
 def test_block_mode_computes_the_same_loss_and_gradients():
