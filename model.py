@@ -27,41 +27,8 @@ def lstm_layer(inputs, c, h, kernel, bias):
   input_size = inputs.shape[-1]
   num_steps = tf.shape(inputs)[1]
 
-  def per_step(size=None):
-    return tf.TensorArray(inputs.dtype, size=num_steps if size is None else size)
-
-  def backward(d_outputs, d_c, d_h, inputs, c0, h0, kernel, gates, cells,
-               outputs):
-    """Gradients of the loss for inputs, c0, h0, kernel and bias."""
-    input_kernel, recurrent_kernel = kernel[:input_size], kernel[input_size:]
-    d_outputs = tf.transpose(d_outputs, [1, 0, 2])
-    previous_cells = tf.concat([c0[None], cells[:-1]], axis=0)
-
-    def step(k, d_c, d_h, d_gates):
-      t = num_steps - 1 - k
-      i, j, f, o = tf.split(gates[t], 4, axis=1)
-      d_h += d_outputs[t]
-      tanh_c = tf.tanh(cells[t])
-      d_c += d_h * o * (1 - tanh_c * tanh_c)
-      # Gradients of the pre-activations: through sigmoid, tanh, sigmoid,
-      # sigmoid for i, j, f, o.
-      d_pre = tf.concat([d_c * j * i * (1 - i), d_c * i * (1 - j * j),
-                         d_c * previous_cells[t] * f * (1 - f),
-                         d_h * tanh_c * o * (1 - o)], axis=1)
-      return (k + 1, d_c * f,
-              tf.matmul(d_pre, recurrent_kernel, transpose_b=True),
-              d_gates.write(t, d_pre))
-
-    _, d_c, d_h, d_gates = tf.while_loop(
-        lambda k, *_: k < num_steps, step,
-        (0, d_c, d_h, per_step()), maximum_iterations=num_steps)
-    d_gates = d_gates.stack()  # [num_steps, batch, 4 * hidden]
-    previous_outputs = tf.concat([h0[None], outputs[:-1]], axis=0)
-    d_kernel = tf.concat([tf.einsum("bti,tbg->ig", inputs, d_gates),
-                          tf.einsum("tbh,tbg->hg", previous_outputs, d_gates)],
-                         axis=0)
-    return (tf.einsum("tbg,ig->bti", d_gates, input_kernel), d_c, d_h,
-            d_kernel, tf.reduce_sum(d_gates, axis=[0, 1]))
+  def per_step():
+    return tf.TensorArray(inputs.dtype, size=num_steps)
 
   @tf.custom_gradient
   def layer(inputs, c0, h0, kernel, bias):
@@ -88,12 +55,40 @@ def lstm_layer(inputs, c, h, kernel, bias):
     gates, cells, outputs = gates.stack(), cells.stack(), outputs.stack()
 
     def gradient(d_outputs, d_c, d_h):
+      """Gradients of the loss for inputs, c0, h0, kernel and bias."""
       # The final state feeds only the next batch, so its gradient is
       # usually absent (None).
       d_c = tf.zeros_like(c0) if d_c is None else d_c
       d_h = tf.zeros_like(h0) if d_h is None else d_h
-      return backward(d_outputs, d_c, d_h, inputs, c0, h0, kernel, gates,
-                      cells, outputs)
+      d_outputs = tf.transpose(d_outputs, [1, 0, 2])
+      previous_cells = tf.concat([c0[None], cells[:-1]], axis=0)
+
+      def step(k, d_c, d_h, d_gates):
+        t = num_steps - 1 - k
+        i, j, f, o = tf.split(gates[t], 4, axis=1)
+        d_h += d_outputs[t]
+        tanh_c = tf.tanh(cells[t])
+        d_c += d_h * o * (1 - tanh_c * tanh_c)
+        # Gradients of the pre-activations: through sigmoid, tanh, sigmoid,
+        # sigmoid for i, j, f, o.
+        d_pre = tf.concat([d_c * j * i * (1 - i), d_c * i * (1 - j * j),
+                           d_c * previous_cells[t] * f * (1 - f),
+                           d_h * tanh_c * o * (1 - o)], axis=1)
+        return (k + 1, d_c * f,
+                tf.matmul(d_pre, recurrent_kernel, transpose_b=True),
+                d_gates.write(t, d_pre))
+
+      _, d_c, d_h, d_gates = tf.while_loop(
+          lambda k, *_: k < num_steps, step,
+          (0, d_c, d_h, per_step()), maximum_iterations=num_steps)
+      d_gates = d_gates.stack()  # [num_steps, batch, 4 * hidden]
+      # The weight gradients: one product each over all time steps.
+      previous_outputs = tf.concat([h0[None], outputs[:-1]], axis=0)
+      d_kernel = tf.concat(
+          [tf.einsum("bti,tbg->ig", inputs, d_gates),
+           tf.einsum("tbh,tbg->hg", previous_outputs, d_gates)], axis=0)
+      return (tf.einsum("tbg,ig->bti", d_gates, input_kernel), d_c, d_h,
+              d_kernel, tf.reduce_sum(d_gates, axis=[0, 1]))
 
     return (tf.transpose(outputs, [1, 0, 2]), c, h), gradient
 
