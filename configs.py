@@ -1,6 +1,7 @@
 """The reference's hyperparameter presets: small, medium, large and test."""
 
 import dataclasses
+import math
 
 from errors import InputError
 
@@ -28,6 +29,9 @@ class Config:
         raise InputError("%s must be a number, got %r" % (field.name, value))
       if field.type is int and not isinstance(value, int):
         raise InputError("%s must be a whole number, got %r"
+                         % (field.name, value))
+      if not math.isfinite(value):
+        raise InputError("%s must be a finite number, got %r"
                          % (field.name, value))
     positive = ("init_scale", "learning_rate", "max_grad_norm", "num_layers",
                 "num_steps", "hidden_size", "max_epoch", "max_max_epoch",

@@ -9,7 +9,9 @@ test perplexity. Every config field can be overridden by a flag of its name
 """
 
 import dataclasses
+import math
 import os
+import signal
 import sys
 
 # TensorFlow's start-up chatter would bury the reference's output lines.
@@ -39,6 +41,9 @@ flags.DEFINE_bool("use_fp16", False,
 flags.DEFINE_integer("num_gpus", 1, "Number of GPUs (at most 1 here).")
 flags.DEFINE_enum("rnn_mode", None, ["basic", "block", "cudnn"],
                   "LSTM implementation. Default: the fastest here.")
+flags.DEFINE_float("save_every_secs", 600.0,
+                  "With --save_path, also save mid-epoch progress this often "
+                  "(seconds of training), as the reference's Supervisor did.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.")
 for _field in dataclasses.fields(configs.Config):
   _define = flags.DEFINE_integer if _field.type is int else flags.DEFINE_float
@@ -56,6 +61,9 @@ def config_from_flags():
 
 
 def check_unsupported_flags():
+  if not (math.isfinite(FLAGS.save_every_secs) and FLAGS.save_every_secs > 0):
+    raise InputError("--save_every_secs must be a positive number of "
+                     "seconds, got %s" % FLAGS.save_every_secs)
   if FLAGS.num_gpus < 0:
     raise InputError("--num_gpus must be 0 or more, got %d" % FLAGS.num_gpus)
   if FLAGS.num_gpus > 1:
@@ -79,24 +87,28 @@ def train_from_flags(arguments):
 
 
 def train(config, data):
-  """Trains and tests; a Ctrl-C saves the run (with --save_path), exit 130."""
+  """Trains and tests. SIGINT (Ctrl-C) or SIGTERM stops the run after the
+  batch in progress and saves it (with --save_path): exit 130 or 143."""
   # Imported late so that bad flags and data are reported without the
   # seconds TensorFlow takes to load.
+  import supervisor  # pylint: disable=g-import-not-at-top
   import trainer  # pylint: disable=g-import-not-at-top
-  try:
-    with trainer.StopOnSigint() as stop_requested:
+  with supervisor.StopOnSignal() as stop_requested:
+    try:
       trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
                                  use_fp16=FLAGS.use_fp16,
-                                 stop_requested=stop_requested)
-  except trainer.Interrupted as interrupted:
-    if FLAGS.save_path:
-      print("interrupted after batch %d of the epoch; saved to %s: run the "
-            "same command to resume" % (interrupted.progress.step,
-                                        FLAGS.save_path), file=sys.stderr)
-    else:
-      print("interrupted; nothing saved (no --save_path)", file=sys.stderr)
-    return 130
+                                 stop_requested=stop_requested,
+                                 save_every_secs=FLAGS.save_every_secs)
+    except supervisor.Interrupted as interrupted:
+      if FLAGS.save_path:
+        print("%s: %s; saved to %s: run the same command to resume"
+              % (stop_requested.signal_name, interrupted, FLAGS.save_path),
+              file=sys.stderr)
+      else:
+        print("%s: %s; nothing saved (no --save_path)"
+              % (stop_requested.signal_name, interrupted), file=sys.stderr)
+      return 128 + signal.Signals[stop_requested.signal_name]
   return 0
 
 

@@ -2,7 +2,6 @@
 
 import collections
 import math
-import signal
 import time
 
 import tensorflow as tf
@@ -11,6 +10,7 @@ from checkpoints import TrainingCheckpoint
 from errors import InputError
 from model import PTBModel, sequence_cost
 import reader
+import supervisor
 
 PROGRESS_LINE = "%.3f perplexity: %.3f speed: %.0f wps"
 
@@ -60,14 +60,14 @@ class Trainer:
     return sequence_cost(logits, targets), state
 
   def run_epoch(self, batches, learning_rate=None, log=None, resume=None,
-                stop_requested=None):
-    """One pass over `batches`; returns its perplexity.
+                after_step=None):
+    """One pass over `batches`; returns its EpochProgress at the end.
 
     Trains when `learning_rate` is given, else only evaluates. With `log`,
     prints the reference's progress line about ten times in the pass.
-    `resume` (an EpochProgress) continues a pass where it was interrupted;
-    when `stop_requested()` turns true after a step, the pass raises
-    Interrupted with its progress so far.
+    `resume` (an EpochProgress) continues a pass where it was interrupted.
+    `after_step(progress, cost)` is called after every batch (see
+    supervisor.Supervisor: it may save, or stop the pass by raising).
     """
     progress = resume or EpochProgress(
         step=0, costs=0.0, iters=0,
@@ -84,15 +84,16 @@ class Trainer:
         cost, state = self.train_step(
             inputs, targets, progress.state,
             tf.constant(learning_rate, tf.float32))
-      progress = EpochProgress(step + 1, progress.costs + float(cost),
+      cost = float(cost)
+      progress = EpochProgress(step + 1, progress.costs + cost,
                                progress.iters + inputs.shape[1], state)
       words_since_start += inputs.size
       if log is not None and step % every == 10 % every:
         log(PROGRESS_LINE % (step / len(batches), progress.perplexity(),
                              words_since_start / (time.time() - start_time)))
-      if stop_requested is not None and stop_requested():
-        raise Interrupted(progress)
-    return progress.perplexity()
+      if after_step is not None:
+        after_step(progress, cost)
+    return progress
 
 
 def reduced_precision_dtype():
@@ -118,53 +119,21 @@ class EpochProgress(collections.namedtuple(
     return math.exp(self.costs / self.iters)
 
 
-class Interrupted(Exception):
-  """A training pass stopped on request; carries its EpochProgress."""
-
-  def __init__(self, progress):
-    super().__init__("interrupted after %d batches" % progress.step)
-    self.progress = progress
-
-
-class StopOnSigint:
-  """While active, Ctrl-C (SIGINT) asks the training loop to stop after the
-  batch in progress, rather than killing it halfway through an update.
-  (Validation and test passes do not stop; a second Ctrl-C quits at once,
-  keeping the last checkpoint.)"""
-
-  def __init__(self):
-    self.requested = False
-
-  def __call__(self):
-    return self.requested
-
-  def __enter__(self):
-    self._previous = signal.signal(signal.SIGINT, self._request)
-    return self
-
-  def __exit__(self, *exc_info):
-    signal.signal(signal.SIGINT, self._previous)
-
-  def _request(self, signum, frame):
-    del signum, frame
-    if self.requested:  # a second Ctrl-C: the user wants out now
-      raise KeyboardInterrupt
-    self.requested = True
-
-
 # Test words predicted per evaluation step. The reference steps one word at a
 # time; since the state carries over, windows give the same perplexity.
 TEST_WINDOW = 500
 
 
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
-                       use_fp16=False, log=print, stop_requested=None):
+                       use_fp16=False, log=print, stop_requested=None,
+                       save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS):
   """The reference's main loop: train, validate each epoch, then test.
 
   `data` is a reader.PTBData. With `save_path`, resumes where the last run
-  saved, checkpoints after every epoch (and when stopped by
-  `stop_requested`, see Trainer.run_epoch) and writes TensorBoard
-  summaries. Returns the final (train, valid, test) perplexities.
+  saved, checkpoints after every epoch and every `save_every_secs` seconds,
+  and writes TensorBoard summaries. When `stop_requested()` turns true the
+  run saves and raises supervisor.Interrupted. Returns the final (train,
+  valid, test) perplexities.
   """
   if len(data.word_to_id) > config.vocab_size:
     raise InputError("the data has %d words but vocab_size is %d; pass "
@@ -186,42 +155,30 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
     if saved_progress:
       resume = EpochProgress(*saved_progress)
     summaries = tf.summary.create_file_writer(save_path)
+  watch = supervisor.Supervisor(checkpoint, summaries, stop_requested,
+                                save_every_secs)
 
   train_perplexity = valid_perplexity = None
   for epoch in range(epochs_done + 1, config.max_max_epoch + 1):
     learning_rate = config.learning_rate_at(epoch)
     log("Epoch: %d Learning rate: %.3f" % (epoch, learning_rate))
-    try:
-      train_perplexity = trainer.run_epoch(
-          train_batches, learning_rate, log=log, resume=resume,
-          stop_requested=stop_requested)
-    except Interrupted as interrupted:
-      if checkpoint:
-        checkpoint.save(epoch - 1, interrupted.progress)
-      raise
+    trained = trainer.run_epoch(
+        train_batches, learning_rate, log=log, resume=resume,
+        after_step=watch.training_hook(epoch, learning_rate,
+                                       len(train_batches)))
     resume = None
+    train_perplexity = trained.perplexity()
     log("Epoch: %d Train Perplexity: %.3f" % (epoch, train_perplexity))
-    valid_perplexity = trainer.run_epoch(valid_batches)
+    valid_perplexity = trainer.run_epoch(
+        valid_batches,
+        after_step=watch.validation_hook(epoch, trained)).perplexity()
     log("Epoch: %d Valid Perplexity: %.3f" % (epoch, valid_perplexity))
-    if checkpoint:
-      checkpoint.save(epoch)
-      write_summaries(summaries, epoch, learning_rate=learning_rate,
-                      train_perplexity=train_perplexity,
-                      valid_perplexity=valid_perplexity)
+    watch.end_of_epoch(epoch, learning_rate=learning_rate,
+                       train_perplexity=train_perplexity,
+                       valid_perplexity=valid_perplexity)
 
-  test_perplexity = trainer.run_epoch(test_batches)
+  test_perplexity = trainer.run_epoch(
+      test_batches, after_step=watch.test_hook()).perplexity()
   log("Test Perplexity: %.3f" % test_perplexity)
-  if summaries:
-    write_summaries(summaries, config.max_max_epoch,
-                    test_perplexity=test_perplexity)
+  watch.end_of_training(config.max_max_epoch, test_perplexity=test_perplexity)
   return train_perplexity, valid_perplexity, test_perplexity
-
-
-def write_summaries(writer, epoch, **scalars):
-  """TensorBoard scalars; each perplexity also as its per-word loss."""
-  with writer.as_default(step=epoch):
-    for name, value in scalars.items():
-      tf.summary.scalar(name, value)
-      if name.endswith("_perplexity"):
-        tf.summary.scalar(name.replace("_perplexity", "_loss"), math.log(value))
-  writer.flush()

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -20,8 +21,10 @@ def run(*args, cwd=ROOT):
                         timeout=300)
 
 
-def test_prints_the_reference_lines(toy_corpus):
-  result = run("--data_path=" + toy_corpus, *TOY_FLAGS)
+def test_prints_the_reference_lines(toy_corpus, tmp_path):
+  # Checkpoints and summaries add nothing to standard output.
+  result = run("--data_path=" + toy_corpus, *TOY_FLAGS,
+               "--save_path=" + str(tmp_path / "run"), "--save_every_secs=0.01")
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
   progress = re.compile(r"^\d\.\d{3} perplexity: \d+\.\d{3} speed: \d+ wps$")
@@ -67,6 +70,12 @@ def error_line(result):
     (["--keep_prob=1.5"], r"error: keep_prob must be in \(0, 1\], got 1.5"),
     (["--num_steps=0"], "error: num_steps must be positive, got 0"),
     (["--num_gpus=2"], "error: --num_gpus=2 is not supported"),
+    (["--save_every_secs=0"], "error: --save_every_secs must be a positive"),
+    (["--save_every_secs=nan"], "error: --save_every_secs must be a positive"),
+    (["--save_every_secs=inf"], "error: --save_every_secs must be a positive"),
+    (["--learning_rate=nan"], "error: learning_rate must be a finite number"),
+    (["--init_scale=inf"], "error: init_scale must be a finite number"),
+    (["--max_grad_norm=-1"], "error: max_grad_norm must be positive"),
     (["extra"], "unexpected arguments: extra"),
 ])
 def test_bad_flags(toy_corpus, args, message):
@@ -105,17 +114,27 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
-def start_saved_training(tmp_path, train_lines, epochs):
-  """Starts a toy training with --save_path, unbuffered; returns the
-  command line (to resume with) and the running process."""
+def saved_training_flags(tmp_path, train_lines, epochs):
+  """Flags of a toy training with --save_path on a corpus of `train_lines`
+  training lines (3000 give 899 batches an epoch)."""
   folder = write_corpus(str(tmp_path / "data"), patterned_lines(train_lines),
                         patterned_lines(60), patterned_lines(60))
-  flags = ["--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
-           *TOY_FLAGS[:-1], "--max_max_epoch=%d" % epochs]
-  process = subprocess.Popen(
+  return ["--data_path=" + folder, "--save_path=" + str(tmp_path / "run"),
+          *TOY_FLAGS[:-1], "--max_max_epoch=%d" % epochs]
+
+
+def start(flags):
+  """Starts ptb_word_lm.py unbuffered, its output readable as it comes."""
+  return subprocess.Popen(
       [sys.executable, "-u", os.path.join(ROOT, "ptb_word_lm.py"), *flags],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  return flags, process
+
+
+def start_saved_training(tmp_path, train_lines, epochs):
+  """Starts a toy training with --save_path; returns the command line (to
+  resume with) and the running process."""
+  flags = saved_training_flags(tmp_path, train_lines, epochs)
+  return flags, start(flags)
 
 
 def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
@@ -127,8 +146,8 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   stdout, stderr = process.communicate(timeout=120)
   assert process.returncode == 130, stderr
   assert "Traceback" not in stderr
-  assert re.search(r"interrupted after batch \d+ of the epoch; saved to ",
-                   stderr)
+  assert re.search(r"^SIGINT: stopped in epoch 1 at batch \d+ of 2999; saved "
+                   r"to .*: run the same command to resume$", stderr, re.M)
   assert "Test Perplexity" not in stdout
   resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
@@ -159,4 +178,59 @@ def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
   assert resumed.returncode == 0, resumed.stderr
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 2 Learning rate: 0.500"  # epoch 1 was kept
+  assert lines[-1].startswith("Test Perplexity: ")
+
+
+def final_perplexities(stdout):
+  """The last Train, Valid and Test perplexities a run printed."""
+  found = {}
+  for line in stdout.splitlines():
+    for name in ("Train", "Valid", "Test"):
+      if "%s Perplexity: " % name in line:
+        found[name] = float(line.split()[-1])
+  return [found.get(name) for name in ("Train", "Valid", "Test")]
+
+
+def test_sigterm_saves_and_the_resumed_run_matches_an_unstopped_one(tmp_path):
+  # keep_prob < 1: the dropout draws must resume too.
+  flags = saved_training_flags(tmp_path, 3000, epochs=2) + ["--keep_prob=0.5"]
+  unstopped = run(*[f for f in flags if not f.startswith("--save_path")])
+  assert unstopped.returncode == 0, unstopped.stderr
+  process = start(flags)
+  for line in process.stdout:
+    if line.startswith("Epoch: 2 Learning rate"):
+      break
+  process.stdout.readline()  # a progress line of epoch 2
+  process.send_signal(signal.SIGTERM)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 143, stderr
+  assert re.search(r"^SIGTERM: stopped in epoch 2 at batch \d+ of 899; "
+                   r"saved to ", stderr, re.M), stderr
+  assert "Test Perplexity" not in stdout
+  resumed = run(*flags)
+  assert resumed.returncode == 0, resumed.stderr
+  assert resumed.stdout.startswith("Epoch: 2 Learning rate: 0.500\n")
+  assert final_perplexities(resumed.stdout) == pytest.approx(
+      final_perplexities(unstopped.stdout), rel=1e-4)
+
+
+def test_periodic_saves_and_kills_during_saves(tmp_path):
+  """With a save after every batch, most of the time goes into saving, so
+  kill -9 at random moments lands in saves; each time the run must resume
+  from a readable mid-epoch checkpoint."""
+  flags = saved_training_flags(tmp_path, 3000, epochs=1)
+  flags.append("--save_every_secs=1e-6")
+  for delay in (0.3, 0.9, 0.05, 1.7):
+    process = start(flags)
+    assert process.stdout.readline() == "Epoch: 1 Learning rate: 1.000\n"
+    process.stdout.readline()  # a progress line: training is under way
+    time.sleep(delay)
+    process.kill()
+    process.communicate(timeout=60)
+  resumed = run(*flags)
+  assert resumed.returncode == 0, resumed.stderr
+  lines = resumed.stdout.splitlines()
+  assert lines[0] == "Epoch: 1 Learning rate: 1.000"
+  # It went on from a mid-epoch save: some progress lines are behind it.
+  assert sum("perplexity: " in line for line in lines) < 10
   assert lines[-1].startswith("Test Perplexity: ")

@@ -1,11 +1,15 @@
 import json
+import math
 import os
 
 import pytest
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
 
 import checkpoints
 import configs
 import reader
+import supervisor
 import trainer
 
 TOY = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
@@ -33,9 +37,10 @@ def test_short_real_training_learns(ptb_path):
   model = trainer.Trainer(config, seed=0)
   batches = reader.ptb_producer(data.train[:60000], config.batch_size,
                                 config.num_steps)
-  start = model.run_epoch(reader.ptb_producer(data.valid[:20000], 20, 20))
+  valid = reader.ptb_producer(data.valid[:20000], 20, 20)
+  start = model.run_epoch(valid).perplexity()
   model.run_epoch(batches, learning_rate=1.0)
-  end = model.run_epoch(reader.ptb_producer(data.valid[:20000], 20, 20))
+  end = model.run_epoch(valid).perplexity()
   assert start > 9000  # a fresh model is about uniform over 10,000 words
   assert end < start / 5  # about 1,100 after these 150 steps
 
@@ -56,6 +61,35 @@ def test_resume_continues_from_the_saved_epoch(toy_corpus, tmp_path):
     assert json.load(f)["max_max_epoch"] == 3
   assert any(name.startswith("events.out.tfevents")
              for name in os.listdir(save_path))
+
+
+def read_scalars(folder):
+  """{tag: {step: value}} of the TensorBoard event files in `folder`."""
+  scalars = {}
+  for name in os.listdir(folder):
+    if name.startswith("events.out.tfevents"):
+      for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+        event = event_pb2.Event.FromString(record.numpy())
+        for value in event.summary.value:
+          scalars.setdefault(value.tag, {})[event.step] = float(
+              tf.make_ndarray(value.tensor))
+  return scalars
+
+
+def test_training_loss_and_learning_rate_every_200_steps(toy_corpus,
+                                                         tmp_path):
+  data = reader.load_ptb(toy_corpus)
+  save_path = str(tmp_path / "run")
+  # 119 batches an epoch: global steps 200 and 400 fall in epochs 2 and 4.
+  trainer.train_and_evaluate(TOY.override(max_max_epoch=4), data,
+                             save_path=save_path, log=quiet)
+  scalars = read_scalars(save_path)
+  assert scalars["Learning Rate"] == {200: 0.5, 400: 0.125}
+  loss = scalars["Training Loss"]
+  assert sorted(loss) == [200, 400]
+  # The batch cost (5 steps summed) fell from ~5 log(9) towards the pattern's.
+  assert loss[400] < loss[200] < 5 * math.log(9)
+  assert scalars["valid_perplexity"].keys() == {1, 2, 3, 4}
 
 
 def test_checkpoint_of_another_shape_is_a_clear_error(toy_corpus, tmp_path):
@@ -82,7 +116,8 @@ def test_vocabulary_larger_than_the_config_is_a_clear_error(toy_corpus):
 
 
 class StopAfter:
-  """A stop_requested that turns true after `count` training batches."""
+  """A stop_requested that turns true after `count` batches (of any pass:
+  training, validation or test)."""
 
   def __init__(self, count):
     self.remaining = count
@@ -92,23 +127,36 @@ class StopAfter:
     return self.remaining <= 0
 
 
-def test_interrupted_run_resumes_to_the_same_result(toy_corpus, tmp_path):
+@pytest.mark.parametrize("where, batches_before, first_lines", [
+    # Epoch 1's training and validation, then 7 batches of epoch 2.
+    ("in epoch 2 at batch 7 of {train}", "train + valid + 7",
+     ["Epoch: 2 Learning rate: 0.500"]),
+    # In the middle of epoch 2's validation: its training is kept.
+    ("while validating epoch 2", "2 * train + valid + 3",
+     ["Epoch: 2 Learning rate: 0.500", "Epoch: 2 Train Perplexity: "]),
+    ("in the test pass", "3 * (train + valid) + 1", ["Test Perplexity: "]),
+])
+def test_interrupted_run_resumes_to_the_same_result(
+    toy_corpus, tmp_path, where, batches_before, first_lines):
   data = reader.load_ptb(toy_corpus)
   config = TOY.override(keep_prob=0.5)  # dropout draws must resume too
   uninterrupted = trainer.train_and_evaluate(config, data, seed=5, log=quiet)
   save_path = str(tmp_path / "run")
-  epoch_size = len(reader.ptb_producer(data.train, 4, 5))
-  with pytest.raises(trainer.Interrupted) as stopped:
-    # Stop in the middle of epoch 2.
-    trainer.train_and_evaluate(config, data, save_path=save_path, seed=5,
-                               log=quiet,
-                               stop_requested=StopAfter(epoch_size + 7))
-  assert stopped.value.progress.step == 7
+  sizes = {"train": len(reader.ptb_producer(data.train, 4, 5)),
+           "valid": len(reader.ptb_producer(data.valid, 4, 5))}
+  with pytest.raises(supervisor.Interrupted) as stopped:
+    trainer.train_and_evaluate(
+        config, data, save_path=save_path, seed=5, log=quiet,
+        stop_requested=StopAfter(eval(batches_before, {}, sizes)))
+  assert stopped.value.where == where.format(**sizes)
   lines = []
   resumed = trainer.train_and_evaluate(config, data, save_path=save_path,
                                        seed=5, log=lines.append)
-  assert lines[0] == "Epoch: 2 Learning rate: 0.500"
-  assert resumed == pytest.approx(uninterrupted, rel=1e-5)
+  for line, start in zip(lines, first_lines):
+    assert line.startswith(start), lines
+  # A run resumed after its last epoch only tests: no train/valid figures.
+  trained = uninterrupted if resumed[0] else uninterrupted[2:]
+  assert [p for p in resumed if p] == pytest.approx(trained, rel=1e-5)
 
 
 def test_same_seed_same_run_other_seed_other_run(toy_corpus):
