@@ -63,6 +63,17 @@ def test_generation_is_repeatable_by_seed(trained):
   assert model.generate(3, ["a"], top_k=1, seed=9) == ["b", "c", "d"]
 
 
+def test_temperature_shapes_the_samples(trained):
+  model = inference.LanguageModel.load(trained[0])
+  greedy = model.generate(30, ["a"], top_k=1)
+  # The same seed at another temperature draws other words.
+  assert model.generate(30, ["a"], seed=4, temperature=1.0) != model.generate(
+      30, ["a"], seed=4, temperature=5.0)
+  # A very low temperature leaves only the likeliest word, for any seed.
+  for seed in range(3):
+    assert model.generate(30, ["a"], seed=seed, temperature=1e-3) == greedy
+
+
 def test_score_equals_the_training_test_perplexity(trained):
   save_path, data_path, test_perplexity = trained
   model = inference.LanguageModel.load(save_path)

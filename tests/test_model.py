@@ -109,6 +109,37 @@ def test_dropout_only_in_training_and_repeatable():
   assert np.abs(dropped.numpy() - plain.numpy()).max() > 1e-3
 
 
+def test_dropout_on_the_embedded_inputs_and_between_layers():
+  """What each LSTM layer receives in training: the embedding (or the layer
+  below's output) with a mask applied, the kept values scaled by 1/keep_prob."""
+  keep_prob = 0.5
+  model = PTBModel(CONFIG.override(keep_prob=keep_prob, hidden_size=50),
+                   seed=1)
+  calls = []
+  plain_layer = model.lstm_layer
+
+  def recording_layer(inputs, c, h, kernel, bias):
+    outputs, c, h = plain_layer(inputs, c, h, kernel, bias)
+    calls.append((inputs.numpy(), outputs.numpy()))
+    return outputs, c, h
+
+  model.lstm_layer = recording_layer
+  inputs = np.arange(40, dtype=np.int32).reshape(2, 20) % CONFIG.vocab_size
+  model(inputs, model.zero_state(2), dropout_seed=tf.constant([7, 9]))
+  embedded = model.embedding.numpy()[inputs]
+  below = [embedded] + [outputs for _, outputs in calls[:-1]]
+  for (layer_input, _), undropped in zip(calls, below):
+    kept = layer_input != 0
+    # About half dropped, the rest exactly the undropped value scaled.
+    assert 0.4 < 1 - kept.mean() < 0.6
+    np.testing.assert_allclose(layer_input[kept],
+                               undropped[kept] / keep_prob, rtol=1e-6)
+  # Without a dropout seed (evaluation) nothing is dropped.
+  calls.clear()
+  model(inputs, model.zero_state(2))
+  np.testing.assert_array_equal(calls[0][0], embedded)
+
+
 def test_gradient_step_clips_to_max_grad_norm():
   config = CONFIG.override(max_grad_norm=0.01)
   trainer = Trainer(config, seed=0)

@@ -2,6 +2,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
@@ -43,6 +44,34 @@ def test_short_real_training_learns(ptb_path):
   end = model.run_epoch(valid).perplexity()
   assert start > 9000  # a fresh model is about uniform over 10,000 words
   assert end < start / 5  # about 1,100 after these 150 steps
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_state_is_carried_from_batch_to_batch(toy_corpus, training):
+  """Batch k+1 starts from the state batch k returned; every pass starts
+  from zero."""
+  data = reader.load_ptb(toy_corpus)
+  model = trainer.Trainer(TOY.override(keep_prob=0.5), seed=0)
+  calls = []
+  name = "train_step" if training else "eval_step"
+  step = getattr(model, name)
+
+  def recording_step(inputs, targets, state, *rest):
+    cost, new_state = step(inputs, targets, state, *rest)
+    calls.append((state.numpy(), new_state.numpy()))
+    return cost, new_state
+
+  setattr(model, name, recording_step)
+  batches = reader.ptb_producer(data.train[:400], 4, 5)
+  for _ in range(2):  # two passes
+    model.run_epoch(batches, 1.0 if training else None)
+  assert len(calls) == 2 * len(batches)
+  for index, (state_in, _) in enumerate(calls):
+    if index % len(batches) == 0:
+      assert not state_in.any()
+    else:
+      assert state_in.any()
+      np.testing.assert_array_equal(state_in, calls[index - 1][1])
 
 
 def test_resume_continues_from_the_saved_epoch(toy_corpus, tmp_path):
