@@ -8,6 +8,7 @@ the training data.
 
 import json
 import os
+import re
 
 import tensorflow as tf
 
@@ -64,7 +65,18 @@ def load_vocab(save_path):
       words = f.read().split("\n")[:-1]
   except (OSError, UnicodeDecodeError) as e:
     raise InputError("cannot read the vocabulary %s: %s" % (path, e)) from None
-  return {word: index for index, word in enumerate(words)}
+  word_to_id = {}
+  for index, word in enumerate(words):
+    if not word or word.split() != [word]:
+      raise InputError("the vocabulary %s is damaged: line %d is not one "
+                       "word" % (path, index + 1))
+    if word in word_to_id:
+      raise InputError("the vocabulary %s is damaged: %r is on lines %d and "
+                       "%d" % (path, word, word_to_id[word] + 1, index + 1))
+    word_to_id[word] = index
+  if not word_to_id:
+    raise InputError("the vocabulary %s is empty" % path)
+  return word_to_id
 
 
 def restore(checkpoint, path):
@@ -73,10 +85,38 @@ def restore(checkpoint, path):
   file holds beyond them (the training progress, for a reader of the model
   alone) is ignored without warnings."""
   try:
+    # Every value is read once before anything is restored: a truncated or
+    # corrupted file fails here, before `checkpoint` holds half its values
+    # (which TensorFlow would warn about at exit, burying the error line).
+    reader = tf.train.load_checkpoint(path)
+    for key in reader.get_variable_to_shape_map():
+      reader.get_tensor(key)
     checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as e:
-    raise InputError("cannot restore %s: %s"
-                     % (path, str(e).splitlines()[0])) from None
+  except (AssertionError, IndexError, ValueError, tf.errors.OpError) as e:
+    raise InputError("cannot restore %s, the checkpoint is damaged or of "
+                     "another model: %s" % (path, first_line(e))) from None
+
+
+def first_line(error):
+  """The gist of a TensorFlow error: its first line without the op names."""
+  line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+  line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+  return re.sub(r"\s*\[Op:\w+\]$", "", line) or type(error).__name__
+
+
+def latest_checkpoint(save_path):
+  """The newest checkpoint's path prefix in `save_path`, or None when no
+  checkpoint was ever written there. A damaged or dangling `checkpoint`
+  index file is an InputError, never a silent fresh start."""
+  state_file = os.path.join(save_path, "checkpoint")
+  if not os.path.exists(state_file):
+    return None
+  latest = tf.train.latest_checkpoint(save_path)
+  if latest is None:
+    raise InputError("%s names no checkpoint whose files are there (it is "
+                     "damaged, or they were removed); put back a good copy, "
+                     "or remove the folder to start afresh" % state_file)
+  return latest
 
 
 class TrainingCheckpoint:
@@ -113,11 +153,12 @@ class TrainingCheckpoint:
     """
     if os.path.exists(self.save_path) and not os.path.isdir(self.save_path):
       raise InputError("save path %s is not a folder" % self.save_path)
-    if self.manager.latest_checkpoint is None:
+    latest = latest_checkpoint(self.save_path)
+    if latest is None:
       save_metadata(self.save_path, config, word_to_id)
       return 0, None
     saved = check_compatible(self.save_path, config, word_to_id)
-    restore(self.checkpoint, self.manager.latest_checkpoint)
+    restore(self.checkpoint, latest)
     save_metadata(self.save_path, config, word_to_id)
     step = int(self.step_in_epoch.numpy())
     if step == 0:

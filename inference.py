@@ -37,7 +37,7 @@ class LanguageModel:
       raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
     config = checkpoints.load_config(checkpoint_dir)
     word_to_id = checkpoints.load_vocab(checkpoint_dir)
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    latest = checkpoints.latest_checkpoint(checkpoint_dir)
     if latest is None:
       raise InputError("%s holds no checkpoint" % checkpoint_dir)
     if len(word_to_id) > config.vocab_size:
@@ -74,7 +74,9 @@ class LanguageModel:
     for start in range(0, len(ids), SCORE_WINDOW):
       window = np.asarray([ids[start:start + SCORE_WINDOW]], np.int32)
       window_log_probs, state = self._forward(window, state)
-      log_probs.append(window_log_probs[0].numpy())
+      # A model may have more outputs (vocab_size) than the vocabulary has
+      # words; those ids are never predicted or sampled.
+      log_probs.append(window_log_probs[0, :, :len(self.id_to_word)].numpy())
     return np.concatenate(log_probs), state
 
   def next_words(self, prompt, k):
@@ -91,6 +93,9 @@ class LanguageModel:
     if temperature <= 0:
       raise InputError("temperature must be positive, got %r" % temperature)
     rng = np.random.default_rng(seed)
+    if not prompt and reader.EOS not in self.word_to_id:
+      raise InputError("the vocabulary has no %s to start a sentence with; "
+                       "give a --prompt" % reader.EOS)
     context = (self.known_ids(prompt, "the prompt") if prompt
                else [self.word_to_id[reader.EOS]])
     log_probs, state = self._run(context)

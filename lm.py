@@ -11,6 +11,7 @@ loading and error handling, and `python lm.py --help` lists them all.
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -30,8 +31,30 @@ def positive_int(text):
   return value
 
 
+def non_negative_int(text):
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError("must be 0 or more, got %d" % value)
+  return value
+
+
+def positive_float(text):
+  value = float(text)
+  if not (math.isfinite(value) and value > 0):
+    raise argparse.ArgumentTypeError("must be a positive number, got %s" % text)
+  return value
+
+
+class OneLineErrors(argparse.ArgumentParser):
+  """An argument parser whose errors are one `error:` line, like the rest
+  of the program's, rather than a usage block."""
+
+  def error(self, message):
+    self.exit(2, "error: %s (see %s --help)\n" % (message, self.prog))
+
+
 def parse_args(argv):
-  parser = argparse.ArgumentParser(
+  parser = OneLineErrors(
       description=__doc__.split("\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
@@ -50,10 +73,11 @@ def parse_args(argv):
   generate.add_argument("--prompt", default="",
                         help="words to continue (default: a sentence start)")
   generate.add_argument("--num_words", type=positive_int, default=50)
-  generate.add_argument("--temperature", type=float, default=1.0)
-  generate.add_argument("--top_k", type=int, default=0,
+  generate.add_argument("--temperature", type=positive_float, default=1.0,
+                        help="below 1 likelier words, above 1 more varied")
+  generate.add_argument("--top_k", type=non_negative_int, default=0,
                         help="sample among the k likeliest words (0: all)")
-  generate.add_argument("--seed", type=int, default=0)
+  generate.add_argument("--seed", type=non_negative_int, default=0)
 
   score = command("score", "perplexity of a text file (one sentence a line)")
   score.add_argument("file")
@@ -81,8 +105,6 @@ def run(args):
     for word, probability in lm.next_words(prompt, args.top_k):
       print("%-15s %.4f" % (word, probability))
   elif args.command == "generate":
-    if args.top_k < 0:
-      raise InputError("--top_k must be 0 or more, got %d" % args.top_k)
     words = lm.generate(args.num_words, args.prompt.split(),
                         args.temperature, args.top_k, args.seed)
     text = " ".join(args.prompt.split() + words)

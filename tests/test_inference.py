@@ -146,8 +146,6 @@ print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
     (["predict", "a b"], "checkpoint folder .*missing.* does not exist"),
     (["predict", "", "CHECKPOINT"], "the prompt is empty"),
     (["predict", "zebra yak", "CHECKPOINT"], "the prompt has no word"),
-    (["generate", "--temperature=0", "CHECKPOINT"],
-     "temperature must be positive"),
     (["score", "NONUTF8", "CHECKPOINT"], "is not UTF-8 text"),
     (["score", "UNKNOWN", "CHECKPOINT"], "has no word of the model"),
     (["export", "EXISTING", "CHECKPOINT"], "already exists"),
@@ -167,6 +165,42 @@ def test_bad_input(trained, tmp_path, capsys, args, message):
   error = capsys.readouterr().err.strip()
   assert len(error.splitlines()) == 1
   assert re.match("error: .*" + message, error), error
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "--temperature=nan"], "--temperature: must be a positive "
+                                        "number, got nan"),
+    (["generate", "--temperature=inf"], "--temperature: must be a positive"),
+    (["generate", "--temperature=-1"], "--temperature: must be a positive"),
+    (["generate", "--top_k=-2"], "--top_k: must be 0 or more, got -2"),
+    (["generate", "--seed=-1"], "--seed: must be 0 or more, got -1"),
+    (["generate", "--num_words=0"], "--num_words: must be 1 or more, got 0"),
+    (["predict", "a", "--top_k=0"], "--top_k: must be 1 or more, got 0"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_are_one_line(trained, capsys, args, message):
+  with pytest.raises(SystemExit) as exited:
+    lm.main(args + ["--checkpoint=" + trained[0]])
+  assert exited.value.code == 2
+  error = capsys.readouterr().err
+  assert len(error.splitlines()) == 1, error
+  assert error.startswith("error: argument ") and message in error, error
+
+
+def test_outputs_beyond_the_vocabulary_are_never_chosen(tmp_path):
+  """A model trained with vocab_size above the data's words has outputs
+  with no word; predict and generate never pick them."""
+  data_path = write_corpus(str(tmp_path / "data"), patterned_lines(100),
+                           patterned_lines(30), patterned_lines(30))
+  save_path = str(tmp_path / "run")
+  trainer.train_and_evaluate(
+      CONFIG.override(vocab_size=40, max_max_epoch=1),
+      reader.load_ptb(data_path), save_path=save_path, log=lambda _: None)
+  model = inference.LanguageModel.load(save_path)
+  assert len(model.id_to_word) == 9
+  assert len(model.next_words(["a"], k=20)) == 9
+  words = model.generate(200, temperature=100.0, seed=1)
+  assert set(words) <= set(model.id_to_word)
 
 
 def test_foreign_checkpoint_folder(tmp_path, capsys):
