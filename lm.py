@@ -88,7 +88,9 @@ def parse_args(argv):
   evaluate.add_argument("--data_path", default=None,
                         help="PTB folder (downloaded when missing); "
                              "default: data/ beside this script")
-  evaluate.add_argument("--data_url", default=download.DEFAULT_URL)
+  evaluate.add_argument("--data_url", default=None,
+                        help="simple-examples.tgz to download (default: "
+                             "Mikolov's site, then a copy on GitHub)")
 
   export = command("export", "write a TensorFlow SavedModel for serving")
   export.add_argument("output", help="new folder for the SavedModel")

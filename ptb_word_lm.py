@@ -31,8 +31,11 @@ flags.DEFINE_enum("model", "small", list(configs.PRESETS),
 flags.DEFINE_string("data_path", None,
                     "Folder with ptb.{train,valid,test}.txt; downloaded into "
                     "it when missing. Default: data/ beside this script.")
-flags.DEFINE_string("data_url", download.DEFAULT_URL,
-                    "Where to download simple-examples.tgz from.")
+flags.DEFINE_string("data_url", None,
+                    "Where to download simple-examples.tgz from. Default: "
+                    "Mikolov's site, then a copy of the three files on "
+                    "GitHub if that fails; a URL given here is the only one "
+                    "tried.")
 flags.DEFINE_string("save_path", None,
                     "Checkpoint and TensorBoard folder; a run resumes from it.")
 flags.DEFINE_bool("use_fp16", False,

@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import io
 import os
+import socket
 import tarfile
 import threading
 
@@ -17,10 +18,9 @@ CONTENTS = {name: (" %s text \n" % name).encode() * 50
             for name in reader.PTB_FILES}
 
 
-@pytest.fixture
-def server(tmp_path):
-  """Serves tmp_path/www on 127.0.0.1; yields (base URL, request paths)."""
-  root = tmp_path / "www"
+def serve_folder(root):
+  """Serves `root` on 127.0.0.1 in a thread; returns (base URL, request
+  paths, a function that stops it)."""
   root.mkdir()
   requests = []
 
@@ -36,9 +36,40 @@ def server(tmp_path):
       ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
   thread = threading.Thread(target=httpd.serve_forever, daemon=True)
   thread.start()
-  yield "http://127.0.0.1:%d/" % httpd.server_address[1], root, requests
-  httpd.shutdown()
-  httpd.server_close()
+
+  def stop():
+    httpd.shutdown()
+    httpd.server_close()
+
+  return "http://127.0.0.1:%d/" % httpd.server_address[1], requests, stop
+
+
+@pytest.fixture
+def server(tmp_path):
+  """Serves tmp_path/www on 127.0.0.1; yields (base URL, folder, request
+  paths)."""
+  base, requests, stop = serve_folder(tmp_path / "www")
+  yield base, tmp_path / "www", requests
+  stop()
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+  """A second server, tmp_path/mirror, standing in for MIRROR_URL."""
+  base, requests, stop = serve_folder(tmp_path / "mirror")
+  monkeypatch.setattr(download, "MIRROR_URL", base)
+  yield base, tmp_path / "mirror", requests
+  stop()
+
+
+@pytest.fixture
+def silent_host():
+  """A host that accepts connections and never answers; yields its URL."""
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  listener.listen()
+  yield "http://127.0.0.1:%d/simple-examples.tgz" % listener.getsockname()[1]
+  listener.close()
 
 
 @pytest.fixture
@@ -155,3 +186,65 @@ def test_real_archive_verifies(server, ptb_path, tmp_path):
   data_path = str(tmp_path / "data")
   download.ensure_ptb_files(data_path, base + name)
   assert len(reader.load_ptb(data_path).train) == 929589
+
+
+def serve_files(root, files):
+  for name, data in files.items():
+    (root / name).write_bytes(data)
+
+
+def test_mirror_when_the_default_host_fails(server, mirror, fake_checksums,
+                                            tmp_path, monkeypatch, capsys):
+  base, _, requests = server
+  monkeypatch.setattr(download, "DEFAULT_URL", base + "gone.tgz")
+  mirror_base, mirror_root, mirror_requests = mirror
+  serve_files(mirror_root, CONTENTS)
+  data_path = str(tmp_path / "data")
+  download.ensure_ptb_files(data_path)
+  assert listing(data_path) == sorted(reader.PTB_FILES)
+  for name, data in CONTENTS.items():
+    with open(os.path.join(data_path, name), "rb") as f:
+      assert f.read() == data
+  assert requests == ["/gone.tgz"]
+  assert sorted(mirror_requests) == sorted("/" + n for n in reader.PTB_FILES)
+  said = capsys.readouterr()
+  assert said.out == ""  # standard output is the reference's lines only
+  assert "could not download %sgone.tgz: HTTP Error 404: File not found; trying %s" % (
+      base, mirror_base) in said.err
+  assert "PTB files from %s saved in %s" % (mirror_base, data_path) in said.err
+
+
+def test_a_silent_host_times_out_and_the_mirror_is_used(
+    silent_host, mirror, fake_checksums, tmp_path, monkeypatch):
+  monkeypatch.setattr(download, "DEFAULT_URL", silent_host)
+  monkeypatch.setattr(download, "TIMEOUT_SECS", 1)
+  serve_files(mirror[1], CONTENTS)
+  # In a thread, so that a download that hangs fails the test, not CI.
+  thread = threading.Thread(target=download.ensure_ptb_files,
+                            args=(str(tmp_path / "data"),), daemon=True)
+  thread.start()
+  thread.join(timeout=30)
+  assert not thread.is_alive(), "the download hung on the silent host"
+  assert listing(str(tmp_path / "data")) == sorted(reader.PTB_FILES)
+
+
+def test_an_explicit_url_has_no_fallback(server, mirror, fake_checksums,
+                                         tmp_path):
+  serve_files(mirror[1], CONTENTS)
+  with pytest.raises(ValueError, match="could not download .*gone.tgz"):
+    download.ensure_ptb_files(str(tmp_path / "data"), server[0] + "gone.tgz")
+  assert mirror[2] == []
+  assert not (tmp_path / "data").exists()
+
+
+def test_both_sources_failing_names_both(server, mirror, fake_checksums,
+                                        tmp_path, monkeypatch):
+  monkeypatch.setattr(download, "DEFAULT_URL", server[0] + "gone.tgz")
+  serve_files(mirror[1], dict(CONTENTS, **{"ptb.test.txt": b"changed\n"}))
+  with pytest.raises(ValueError) as error:
+    download.ensure_ptb_files(str(tmp_path / "data"))
+  assert str(error.value).startswith("could not download %sgone.tgz: HTTP "
+                                     "Error 404: File not found; checksum mismatch for "
+                                     "ptb.test.txt from %s" % (server[0],
+                                                               mirror[0]))
+  assert not (tmp_path / "data").exists()
