@@ -17,9 +17,10 @@ from errors import InputError
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
-# Fields that decide the shapes of the weights; the others may change when
-# a run is resumed (for example more epochs).
-SHAPE_FIELDS = ("num_layers", "hidden_size", "vocab_size")
+# Fields that decide which weights there are and their shapes; the others
+# may change when a run is resumed (for example more epochs).
+SHAPE_FIELDS = ("cell", "tie_embeddings", "num_layers", "hidden_size",
+                "vocab_size")
 
 
 def write_atomically(path, text):

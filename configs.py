@@ -6,6 +6,9 @@ import math
 from errors import InputError
 
 
+CELLS = ("lstm", "gru")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   init_scale: float = 0.1    # weights start uniform in [-init_scale, init_scale]
@@ -20,11 +23,22 @@ class Config:
   lr_decay: float = 0.5      # rate multiplier per epoch after max_epoch
   batch_size: int = 20       # rows per batch
   vocab_size: int = 10000    # words in the vocabulary
+  # Beyond the reference (its model is the default):
+  cell: str = "lstm"         # recurrent cell: lstm, or gru (TF1's GRUCell)
+  tie_embeddings: bool = False  # softmax weight = embedding transposed
 
   def __post_init__(self):
+    if self.cell not in CELLS:
+      raise InputError("cell must be one of %s, got %r"
+                       % (", ".join(CELLS), self.cell))
+    if not isinstance(self.tie_embeddings, bool):
+      raise InputError("tie_embeddings must be true or false, got %r"
+                       % (self.tie_embeddings,))
     for field in dataclasses.fields(self):
+      if field.type not in (int, float):
+        continue
       value = getattr(self, field.name)
-      # bool is an int in Python; a config never wants one.
+      # bool is an int in Python; a number field never wants one.
       if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError("%s must be a number, got %r" % (field.name, value))
       if field.type is int and not isinstance(value, int):

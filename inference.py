@@ -161,7 +161,8 @@ class LanguageModel:
 class ServingModule(tf.Module):
   """What the SavedModel holds: the weights, the vocabulary and two functions.
 
-  serve(word_ids [batch, steps] int32, state [layers, 2, batch, hidden])
+  serve(word_ids [batch, steps] int32, state [layers, parts, batch, hidden];
+        parts: 2 (c, h) for an LSTM, 1 (h) for a GRU)
     -> {"logits": [batch, steps, vocab], "state": the state after the steps}
   zero_state(batch_size) -> {"state": the initial state}
   The vocabulary is the asset vocab.txt, one word a line in id order.
@@ -173,7 +174,8 @@ class ServingModule(tf.Module):
     self.vocab = tf.saved_model.Asset(vocab_path)
     config = model.config
     state_spec = tf.TensorSpec(
-        [config.num_layers, 2, None, config.hidden_size], tf.float32)
+        [config.num_layers, model.state_parts, None, config.hidden_size],
+        tf.float32)
     self.serve = tf.function(
         self._serve, input_signature=[
             tf.TensorSpec([None, None], tf.int32, name="word_ids"),

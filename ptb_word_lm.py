@@ -49,8 +49,15 @@ flags.DEFINE_float("save_every_secs", 600.0,
                   "(seconds of training), as the reference's Supervisor did.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.")
 for _field in dataclasses.fields(configs.Config):
-  _define = flags.DEFINE_integer if _field.type is int else flags.DEFINE_float
-  _define(_field.name, None, "Override the preset's %s." % _field.name)
+  _help = "Override the preset's %s." % _field.name
+  if _field.type is str:
+    flags.DEFINE_enum(_field.name, None, configs.CELLS, _help)
+  elif _field.type is bool:
+    flags.DEFINE_bool(_field.name, None, _help)
+  elif _field.type is int:
+    flags.DEFINE_integer(_field.name, None, _help)
+  else:
+    flags.DEFINE_float(_field.name, None, _help)
 
 FLAGS = flags.FLAGS
 

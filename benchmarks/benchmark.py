@@ -1,6 +1,7 @@
 """Training and evaluation speed of the small, medium and large shapes.
 
-    python benchmarks/benchmark.py [--shapes small,medium,large] [--rounds 3] [--rnn_mode block] [--use_fp16]
+    python benchmarks/benchmark.py [--shapes small,medium,large] [--rounds 3]
+        [--rnn_mode block] [--use_fp16] [--cell gru] [--tie_embeddings]
 
 Each shape runs in its own process (so that its peak memory is its own):
 a few warm-up steps, then timed windows of steps on random word ids; the
@@ -33,9 +34,10 @@ SCHEDULE = {"small": (5, 5, 20), "medium": (3, 5, 4), "large": (2, 3, 2)}
 def training_flops_per_word(config):
   """Matrix-product FLOPs per trained word: forward, and twice it backward."""
   hidden = config.hidden_size
-  lstm = config.num_layers * 2 * (2 * hidden) * (4 * hidden)
+  gates = 4 if config.cell == "lstm" else 3  # i, j, f, o or r, u, candidate
+  recurrent = config.num_layers * 2 * (2 * hidden) * (gates * hidden)
   softmax = 2 * hidden * config.vocab_size
-  return 3 * (lstm + softmax)
+  return 3 * (recurrent + softmax)
 
 
 def matmul_gflops(size=2048, repeats=10):
@@ -60,18 +62,20 @@ def torch_available():
   return True
 
 
-def measure_shape(name, rnn_mode, use_fp16, framework):
+def measure_shape(name, args):
   """Runs in a child process; prints one JSON line of measurements."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import configs  # pylint: disable=g-import-not-at-top
 
-  config = configs.get_config(name)
-  if framework == "pytorch":
+  config = configs.get_config(name).override(
+      cell=args.cell, tie_embeddings=args.tie_embeddings)
+  if args.framework == "pytorch":
     from pytorch_lstm import TorchTrainer  # pylint: disable=g-import-not-at-top
     model = TorchTrainer(config)
   else:
     import trainer  # pylint: disable=g-import-not-at-top
-    model = trainer.Trainer(config, rnn_mode=rnn_mode, use_fp16=use_fp16)
+    model = trainer.Trainer(config, rnn_mode=args.rnn_mode,
+                            use_fp16=args.use_fp16)
   rng = np.random.default_rng(0)
   warmup, windows, steps = SCHEDULE[name]
   shape = [config.batch_size, config.num_steps]
@@ -114,17 +118,22 @@ def main():
                       help="processes per shape (and framework), alternated")
   parser.add_argument("--use_fp16", action="store_true",
                       help="16-bit compute, as ptb_word_lm.py --use_fp16")
+  parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
+  parser.add_argument("--tie_embeddings", action="store_true",
+                      help="softmax weight tied to the embedding")
   parser.add_argument("--child", help=argparse.SUPPRESS)
   parser.add_argument("--framework", default="tensorflow",
                       help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    measure_shape(args.child, args.rnn_mode, args.use_fp16, args.framework)
+    measure_shape(args.child, args)
     return
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
   gflops = matmul_gflops()
-  with_torch = torch_available()
+  # The PyTorch side is the reference's model only: LSTM, untied.
+  with_torch = (torch_available() and args.cell == "lstm"
+                and not args.tie_embeddings)
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
   print("| shape | train words/s | arithmetic limit | fraction | "
         "eval words/s | peak memory | PyTorch nn.LSTM train words/s |")
@@ -135,6 +144,9 @@ def main():
       command += ["--rnn_mode", args.rnn_mode]
     if args.use_fp16:
       command.append("--use_fp16")
+    command += ["--cell", args.cell]
+    if args.tie_embeddings:
+      command.append("--tie_embeddings")
     results, torch_results = [], []
     for _ in range(args.rounds):
       results.append(run_child(name, command))
@@ -144,7 +156,7 @@ def main():
     train = statistics.median(r["train"] for r in results)
     limit = gflops * 1e9 / results[0]["flops_per_word"]
     torch_speed = ("%.0f" % statistics.median(r["train"] for r in torch_results)
-                   if with_torch else "(torch not installed)")
+                   if with_torch else "(not measured)")
     print("| %s | %.0f | %.0f | %.0f%% | %.0f | %.0f MiB | %s |" % (
         name, train, limit, 100 * train / limit,
         statistics.median(r["eval"] for r in results),

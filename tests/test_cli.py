@@ -1,5 +1,6 @@
 """ptb_word_lm.py as users run it: printed lines, exit codes, bad input."""
 
+import json
 import os
 import re
 import signal
@@ -44,6 +45,15 @@ def test_prints_the_reference_lines(toy_corpus, tmp_path):
   assert train[1] < train[0]
 
 
+def test_gru_and_tied_embeddings_from_the_command_line(toy_corpus, tmp_path):
+  result = run("--data_path=" + toy_corpus, *TOY_FLAGS, "--cell=gru",
+               "--tie_embeddings", "--save_path=" + str(tmp_path / "run"))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[-1].startswith("Test Perplexity: ")
+  saved = json.loads((tmp_path / "run" / "config.json").read_text())
+  assert (saved["cell"], saved["tie_embeddings"]) == ("gru", True)
+
+
 def test_short_epochs_print_without_crashing(tmp_path):
   folder = write_corpus(str(tmp_path), patterned_lines(6), patterned_lines(4),
                         patterned_lines(2))
@@ -77,6 +87,10 @@ def error_line(result):
     (["--init_scale=inf"], "error: init_scale must be a finite number"),
     (["--max_grad_norm=-1"], "error: max_grad_norm must be positive"),
     (["extra"], "unexpected arguments: extra"),
+    (["--cell=rnn"], "--cell=rnn: value should be one of <lstm|gru>"),
+    (["--cell=gru", "--rnn_mode=block", *TOY_FLAGS],
+     "error: --rnn_mode=block is an LSTM kernel; --cell=gru runs with "
+     "--rnn_mode=basic"),
 ])
 def test_bad_flags(toy_corpus, args, message):
   line = error_line(run("--data_path=" + toy_corpus, *args))

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 import configs
-from model import PTBModel, lstm_layer, sequence_cost
+from recurrent import lstm_layer
+from model import PTBModel, sequence_cost
 import reader
 from trainer import Trainer
 

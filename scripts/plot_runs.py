@@ -1,0 +1,89 @@
+"""Plots train and valid perplexity per epoch from training logs.
+
+    pip install matplotlib  # only this script needs it
+    python scripts/plot_runs.py results/small.log results/medium.log \
+        --output results/perplexity.png
+
+One panel per log (named by the log's file name), with the points that
+published re-runs of the reference printed, where there are some.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+EPOCH_LINE = re.compile(r"^Epoch: (\d+) (Train|Valid) Perplexity: ([\d.]+)$")
+TEST_LINE = re.compile(r"^Test Perplexity: ([\d.]+)$")
+
+# (epoch, train, valid) that published re-runs of the reference printed,
+# ranges as (low, high); from shared/docs/reference.md.
+PUBLISHED = {
+    "small": [(1, (266, 271), (178, 182)), (2, (133, 134), (142, 143)),
+              (13, (36.6, 36.8), (121.5, 122.9))],
+    "medium": [(1, (360.8, 360.8), (208.9, 208.9)),
+               (39, (44.0, 44.0), (87.5, 87.5))],
+}
+
+
+def read_log(path):
+  """{"Train": {epoch: perplexity}, "Valid": {...}} and the test perplexity
+  (None if the run has not ended). An epoch printed twice (a run resumed
+  mid-epoch) keeps its last value."""
+  curves, test = {"Train": {}, "Valid": {}}, None
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      line = line.strip()
+      if match := EPOCH_LINE.match(line):
+        curves[match[2]][int(match[1])] = float(match[3])
+      elif match := TEST_LINE.match(line):
+        test = float(match[1])
+  return curves, test
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("logs", nargs="+")
+  parser.add_argument("--output", default="results/perplexity.png")
+  args = parser.parse_args(argv)
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    sys.exit("error: this script needs matplotlib: pip install matplotlib")
+  matplotlib.use("Agg")  # files only, no display needed
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  from matplotlib import ticker  # pylint: disable=g-import-not-at-top
+
+  figure, axes = pyplot.subplots(1, len(args.logs), squeeze=False,
+                                 figsize=(6 * len(args.logs), 4.5))
+  for axis, path in zip(axes[0], args.logs):
+    name = os.path.splitext(os.path.basename(path))[0]
+    try:
+      curves, test = read_log(path)
+    except (OSError, UnicodeDecodeError) as e:
+      sys.exit("error: cannot read %s: %s" % (path, e))
+    if not curves["Train"]:
+      sys.exit("error: %s has no 'Epoch: N Train Perplexity' line" % path)
+    for split, color in (("Train", "tab:blue"), ("Valid", "tab:orange")):
+      epochs = sorted(curves[split])
+      axis.plot(epochs, [curves[split][e] for e in epochs], "o-",
+                markersize=3, color=color, label=split.lower())
+    for index, (epoch, *ranges) in enumerate(PUBLISHED.get(name, [])):
+      for (low, high), color in zip(ranges, ("tab:blue", "tab:orange")):
+        axis.errorbar(epoch, (low + high) / 2, yerr=(high - low) / 2,
+                      fmt="x", color="black", capsize=3, markersize=8,
+                      label="published re-runs" if index == 0 and
+                      color == "tab:blue" else None)
+    title = name + (" (test %.2f)" % test if test else " (in progress)")
+    axis.set(title=title, xlabel="epoch", ylabel="perplexity", yscale="log")
+    axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    axis.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+  figure.tight_layout()
+  figure.savefig(args.output, dpi=100)
+  print("wrote %s" % args.output)
+
+
+if __name__ == "__main__":
+  main()

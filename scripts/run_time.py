@@ -1,0 +1,60 @@
+"""The running time of a long run from its log (see logged_run.sh).
+
+    python scripts/run_time.py results/medium.log
+
+Lists each stretch between a `=== start` line and its `=== end` line, their
+sum (the time spent running), and the wall time from the first start to the
+last end. A stretch with no end line (the machine stopped under it) is
+listed as such and not counted.
+"""
+
+import datetime
+import re
+import sys
+
+START = re.compile(r"^=== start (\S+ \S+) UTC commit (\S+)")
+END = re.compile(r"^=== end (\S+ \S+) UTC exit (-?\d+) after (\d+) s$")
+
+
+def stretches(lines):
+  """(start time, commit, seconds or None, exit status or None) each."""
+  found = []
+  for line in lines:
+    if match := START.match(line):
+      found.append([parse_time(match[1]), match[2], None, None])
+    elif (match := END.match(line)) and found and found[-1][2] is None:
+      found[-1][2:] = int(match[3]), int(match[2])
+  return [tuple(stretch) for stretch in found]
+
+
+def parse_time(text):
+  return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+
+
+def hours(seconds):
+  return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+def main(path):
+  with open(path, encoding="utf-8") as f:
+    found = stretches(f)
+  if not found:
+    sys.exit("error: %s has no '=== start' line of logged_run.sh" % path)
+  for number, (start, commit, seconds, status) in enumerate(found, 1):
+    print("stretch %d: %s UTC, commit %s, %s" % (
+        number, start, commit, "no end line (not counted)" if seconds is None
+        else "%s, exit %d" % (hours(seconds), status)))
+  counted = [s for s in found if s[2] is not None]
+  print("running: %s in %d stretches" % (hours(sum(s[2] for s in counted)),
+                                          len(found)))
+  if counted:
+    end = max(start + datetime.timedelta(seconds=seconds)
+              for start, _, seconds, _ in counted)
+    print("wall time from first start to last end: %s"
+          % hours((end - found[0][0]).total_seconds()))
+
+
+if __name__ == "__main__":
+  if len(sys.argv) != 2:
+    sys.exit("usage: %s LOG" % sys.argv[0])
+  main(sys.argv[1])

@@ -1,0 +1,93 @@
+"""The logs of long runs: scripts/logged_run.sh writes them stretch by
+stretch, run_time.py adds the stretches up, plot_runs.py reads the epochs."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import plot_runs  # pylint: disable=g-import-not-at-top,wrong-import-position
+import run_time  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+SCRIPT = os.path.join(ROOT, "scripts", "logged_run.sh")
+
+
+def test_output_between_start_and_end_lines(tmp_path):
+  log = tmp_path / "run.log"
+  log.write_text("earlier stretch\n")
+  result = subprocess.run([SCRIPT, str(log), "sh", "-c", "echo out; "
+                           "echo err >&2; exit 3"], timeout=60)
+  assert result.returncode == 3
+  lines = log.read_text().splitlines()
+  assert lines[0] == "earlier stretch"  # appended, never overwritten
+  assert re.fullmatch(r"=== start \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC commit "
+                      r"\w+ host \S+ \d+ cores: sh -c echo\\ out\\;.*",
+                      lines[1])
+  assert lines[2:4] == ["out", "err"]
+  assert re.fullmatch(r"=== end .* UTC exit 3 after \d+ s", lines[4])
+
+
+def test_term_is_passed_on_and_waited_for(tmp_path):
+  log = tmp_path / "run.log"
+  # A command that, like the trainer, takes a moment to save on SIGTERM.
+  child = ("import signal, sys, time\n"
+           "def save(*_):\n"
+           "  time.sleep(1); print('saved', flush=True); sys.exit(143)\n"
+           "signal.signal(signal.SIGTERM, save)\n"
+           "print('ready', flush=True)\n"
+           "time.sleep(60)\n")
+  process = subprocess.Popen([SCRIPT, str(log), sys.executable, "-c", child])
+  deadline = time.time() + 30
+  # (The start line quotes the command, "ready" included: wait for a line.)
+  while "ready" not in (log.read_text().splitlines() if log.exists() else []):
+    assert time.time() < deadline
+    time.sleep(0.05)
+  process.send_signal(signal.SIGTERM)
+  assert process.wait(timeout=30) == 143
+  lines = log.read_text().splitlines()
+  assert lines[1:3] == ["ready", "saved"]
+  assert re.fullmatch(r"=== end .* exit 143 after \d+ s", lines[3])
+
+
+LOG = """=== start 2026-11-27 03:32:02 UTC commit 87694a3 host vm 2 cores: python x
+Epoch: 1 Learning rate: 1.000
+0.008 perplexity: 5136.494 speed: 1122 wps
+Epoch: 1 Train Perplexity: 357.102
+Epoch: 1 Valid Perplexity: 206.250
+Epoch: 2 Learning rate: 1.000
+SIGTERM: stopped in epoch 2 at batch 20 of 1327; saved to x: run the same ...
+=== end 2026-11-27 04:02:02 UTC exit 143 after 1800 s
+=== start 2026-11-27 05:00:00 UTC commit 87694a3 host vm 2 cores: python x
+Epoch: 2 Learning rate: 1.000
+=== start 2026-11-28 01:00:00 UTC commit 87694a3 host vm 2 cores: python x
+Epoch: 2 Learning rate: 1.000
+Epoch: 2 Train Perplexity: 180.000
+Epoch: 2 Valid Perplexity: 150.000
+Test Perplexity: 140.500
+=== end 2026-11-28 02:00:00 UTC exit 0 after 3600 s
+"""
+
+
+def test_run_time_adds_up_the_stretches(tmp_path, capsys):
+  (tmp_path / "run.log").write_text(LOG)
+  run_time.main(str(tmp_path / "run.log"))
+  assert capsys.readouterr().out.splitlines() == [
+      "stretch 1: 2026-11-27 03:32:02 UTC, commit 87694a3, 0 h 30 min, exit 143",
+      "stretch 2: 2026-11-27 05:00:00 UTC, commit 87694a3, no end line (not "
+      "counted)",
+      "stretch 3: 2026-11-28 01:00:00 UTC, commit 87694a3, 1 h 00 min, exit 0",
+      "running: 1 h 30 min in 3 stretches",
+      "wall time from first start to last end: 22 h 27 min"]
+
+
+def test_plot_reads_the_epochs_of_a_resumed_run(tmp_path):
+  (tmp_path / "run.log").write_text(LOG)
+  curves, test = plot_runs.read_log(str(tmp_path / "run.log"))
+  assert curves == {"Train": {1: 357.102, 2: 180.0},
+                    "Valid": {1: 206.25, 2: 150.0}}
+  assert test == 140.5
