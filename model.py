@@ -82,11 +82,14 @@ class PTBModel(tf.Module):
     return tf.zeros([self.config.num_layers, self.state_parts, batch_size,
                      self.config.hidden_size])
 
-  def __call__(self, inputs, state, dropout_seed=None):
+  def __call__(self, inputs, state, dropout_seed=None, rows=None):
     """Logits [batch, num_steps, vocab] and the new state for int `inputs`.
 
     With `dropout_seed` (a [2] int tensor) dropout is applied as the reference
     does in training: to the embedded inputs and to every layer's output.
+    `rows` = (first, batch_size) says that `inputs` are rows first, first + 1,
+    ... of a batch of batch_size rows (a replica's share, see trainer.py):
+    they are dropped as one device would drop those rows of the whole batch.
     """
     config = self.config
     training = dropout_seed is not None and config.keep_prob < 1.0
@@ -94,8 +97,17 @@ class PTBModel(tf.Module):
     def dropout(x, index):
       if not training:
         return x
-      return tf.nn.experimental.stateless_dropout(
-          x, rate=1.0 - config.keep_prob, seed=dropout_seed + [0, index])
+      seed = dropout_seed + [0, index]
+      rate = 1.0 - config.keep_prob
+      if rows is None:
+        return tf.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)
+      # The whole batch's mask (1/keep_prob or 0), cut to these rows; x times
+      # it is bit for bit what dropout of the whole batch gives these rows.
+      first, batch_size = rows
+      whole = tf.ones(tf.concat([[batch_size], tf.shape(x)[1:]], 0), x.dtype)
+      mask = tf.nn.experimental.stateless_dropout(whole, rate=rate, seed=seed)
+      return x * tf.ensure_shape(tf.slice(mask, [first, 0, 0], tf.shape(x)),
+                                 x.shape)
 
     def compute(tensor):
       return tf.cast(tensor, self.compute_dtype)
@@ -128,8 +140,12 @@ class PTBModel(tf.Module):
             tf.cast(tf.stack(final_states), tf.float32))
 
 
-def sequence_cost(logits, targets):
-  """The reference's batch cost: cross-entropy summed over time, mean over batch."""
+def sequence_cost(logits, targets, batch_size=None):
+  """The reference's batch cost: cross-entropy summed over time, mean over
+  batch. For a replica's share of the rows, `batch_size` is the whole
+  batch's, so that the replicas' costs add up to the batch's."""
   losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels=targets, logits=logits)
-  return tf.reduce_sum(losses) / tf.cast(tf.shape(targets)[0], losses.dtype)
+  if batch_size is None:
+    batch_size = tf.shape(targets)[0]
+  return tf.reduce_sum(losses) / tf.cast(batch_size, losses.dtype)

@@ -19,8 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
+from absl import logging
 
 import configs
+import distribute
 import download
 from errors import exit_status_of
 from errors import InputError
@@ -41,7 +43,14 @@ flags.DEFINE_string("save_path", None,
 flags.DEFINE_bool("use_fp16", False,
                   "Compute in 16 bits (bfloat16 on a CPU, float16 on a GPU) "
                   "with float32 weights.")
-flags.DEFINE_integer("num_gpus", 1, "Number of GPUs (at most 1 here).")
+flags.DEFINE_integer("num_gpus", 1, "GPUs to train on; above 1, each "
+                     "batch's rows are split over them (tf.distribute).")
+flags.DEFINE_float("connect_timeout_secs", distribute.CONNECT_TIMEOUT_SECS,
+                  "With TF_CONFIG: how long a worker waits for the others "
+                  "before it gives up with an error.")
+flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many "
+                     "logical devices and train on them as on GPUs: the "
+                     "multi-device path on a machine without GPUs.")
 flags.DEFINE_enum("rnn_mode", None, ["basic", "block", "cudnn"],
                   "LSTM implementation. Default: the fastest here.")
 flags.DEFINE_float("save_every_secs", 600.0,
@@ -70,18 +79,20 @@ def config_from_flags():
   return configs.get_config(FLAGS.model).override(**overrides)
 
 
-def check_unsupported_flags():
-  if not (math.isfinite(FLAGS.save_every_secs) and FLAGS.save_every_secs > 0):
-    raise InputError("--save_every_secs must be a positive number of "
-                     "seconds, got %s" % FLAGS.save_every_secs)
-  if FLAGS.num_gpus < 0:
-    raise InputError("--num_gpus must be 0 or more, got %d" % FLAGS.num_gpus)
-  if FLAGS.num_gpus > 1:
-    raise InputError("--num_gpus=%d is not supported: this program trains on "
-                     "one device" % FLAGS.num_gpus)
+def check_flags(config):
+  for name in ("save_every_secs", "connect_timeout_secs"):
+    if not (math.isfinite(FLAGS[name].value) and FLAGS[name].value > 0):
+      raise InputError("--%s must be a positive number of seconds, got %s"
+                       % (name, FLAGS[name].value))
+  distribute.check_request(FLAGS.num_gpus, FLAGS.num_cpu_devices,
+                           config.batch_size)
 
 
 def main(argv):
+  # absl shows TensorFlow's INFO lines (one per checkpoint saved) unless
+  # asked for with --verbosity.
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
   return exit_status_of(train_from_flags, argv[1:])
 
 
@@ -89,8 +100,8 @@ def train_from_flags(arguments):
   if arguments:
     raise InputError("unexpected arguments: %s (flags look like "
                      "--name=value)" % " ".join(arguments))
-  check_unsupported_flags()
   config = config_from_flags()
+  check_flags(config)
   data_path = FLAGS.data_path or download.DEFAULT_DATA_PATH
   download.ensure_ptb_files(data_path, FLAGS.data_url)
   return train(config, reader.load_ptb(data_path))
@@ -103,11 +114,16 @@ def train(config, data):
   # seconds TensorFlow takes to load.
   import supervisor  # pylint: disable=g-import-not-at-top
   import trainer  # pylint: disable=g-import-not-at-top
-  with supervisor.StopOnSignal() as stop_requested:
+  strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
+                                      FLAGS.connect_timeout_secs)
+  chief = distribute.is_chief(strategy)
+  with supervisor.StopOnSignal() as stop_requested, \
+      distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path:
     try:
-      trainer.train_and_evaluate(config, data, save_path=FLAGS.save_path,
+      trainer.train_and_evaluate(config, data, save_path=save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
-                                 use_fp16=FLAGS.use_fp16,
+                                 use_fp16=FLAGS.use_fp16, strategy=strategy,
+                                 log=print if chief else lambda _: None,
                                  stop_requested=stop_requested,
                                  save_every_secs=FLAGS.save_every_secs)
     except supervisor.Interrupted as interrupted:

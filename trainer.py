@@ -1,6 +1,7 @@
 """Compiled training/evaluation steps and the passes over an epoch."""
 
 import collections
+import contextlib
 import math
 import time
 
@@ -18,12 +19,14 @@ PROGRESS_LINE = "%.3f perplexity: %.3f speed: %.0f wps"
 class Trainer:
   """Owns a PTBModel, its dropout randomness and its compiled steps.
 
-  Traced work (forward, tape, clipping, the SGD update) lives in the two
+  Traced work (forward, tape, clipping, the SGD update) lives in the
   tf.function steps; the learning-rate schedule, logging and perplexity
-  arithmetic stay in plain Python around them.
+  arithmetic stay in plain Python around them. With a tf.distribute
+  `strategy` the training step is replicated: see _replicated_train_step.
   """
 
-  def __init__(self, config, seed=0, rnn_mode=None, use_fp16=False):
+  def __init__(self, config, seed=0, rnn_mode=None, use_fp16=False,
+               strategy=None):
     self.config = config
     # basic is the fastest here (XLA-compiled); cudnn is faster on a GPU but
     # has not been checked on one by this project yet, so it is opt-in.
@@ -31,29 +34,85 @@ class Trainer:
     if rnn_mode == "cudnn" and not tf.config.list_physical_devices("GPU"):
       raise InputError("--rnn_mode=cudnn needs a GPU and none was found; "
                        "use basic or block")
-    self.model = PTBModel(config, seed=seed, rnn_mode=rnn_mode,
-                          compute_dtype=reduced_precision_dtype()
-                          if use_fp16 else tf.float32)
+    self.strategy = strategy
+    # Under a strategy the weights are mirrored: a copy on every replica.
+    with strategy.scope() if strategy else contextlib.nullcontext():
+      self.model = PTBModel(config, seed=seed, rnn_mode=rnn_mode,
+                            compute_dtype=reduced_precision_dtype()
+                            if use_fp16 else tf.float32)
     # Dropout masks come from stateless ops seeded by this generator, whose
     # state is checkpointed: a resumed run draws the masks it would have.
     self.dropout_rng = tf.random.Generator.from_seed(seed)
     # XLA fuses the basic cell's element-wise work; it cannot compile the
     # BlockLSTM op, which is its own fused kernel.
     jit_compile = rnn_mode == "basic"
-    self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
+    if strategy:
+      # XLA on CPUs cannot compile the replicas' collective ops: it
+      # compiles each replica's forward and backward pass instead.
+      self._replica_gradients = tf.function(self._gradients,
+                                            jit_compile=jit_compile)
+      self.train_step = tf.function(self._replicated_train_step)
+    else:
+      self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
     self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile)
 
-  def _train_step(self, inputs, targets, state, learning_rate):
-    dropout_seed = self.dropout_rng.make_seeds(1)[:, 0]
+  def _gradients(self, inputs, targets, state, dropout_seed, rows=None):
+    """Cost, gradients and new state of a batch (or of `rows`, a replica's
+    share of one: see PTBModel.__call__)."""
     with tf.GradientTape() as tape:
-      logits, state = self.model(inputs, state, dropout_seed=dropout_seed)
-      cost = sequence_cost(logits, targets)
-    variables = self.model.trainable_variables
-    gradients = tape.gradient(cost, variables)
+      logits, state = self.model(inputs, state, dropout_seed=dropout_seed,
+                                 rows=rows)
+      cost = sequence_cost(logits, targets,
+                           batch_size=rows[1] if rows else None)
+    return cost, tape.gradient(cost, self.model.trainable_variables), state
+
+  def _apply(self, gradients, learning_rate):
+    """Plain SGD on gradients clipped to max_grad_norm."""
     gradients, _ = tf.clip_by_global_norm(gradients, self.config.max_grad_norm)
-    for variable, gradient in zip(variables, gradients):
+    for variable, gradient in zip(self.model.trainable_variables, gradients):
       variable.assign_sub(learning_rate * tf.convert_to_tensor(gradient))
+
+  def _train_step(self, inputs, targets, state, learning_rate):
+    cost, gradients, state = self._gradients(
+        inputs, targets, state, self.dropout_rng.make_seeds(1)[:, 0])
+    self._apply(gradients, learning_rate)
     return cost, state
+
+  def _replicated_train_step(self, inputs, targets, state, learning_rate):
+    """The single-device step, computed by N replicas.
+
+    Every replica gets the whole batch and state and takes its share of the
+    rows: replica k rows k*B/N .. (k+1)*B/N - 1. Its cost is its rows' sum
+    divided by the whole batch_size, so that the replicas' costs and
+    gradients, summed, are the whole batch's; the new state is gathered
+    back in row order. So every update is the one-device update.
+    """
+    dropout_seed = self.dropout_rng.make_seeds(1)[:, 0]
+    batch_size = inputs.shape[0]
+    share = batch_size // self.strategy.num_replicas_in_sync
+
+    def replica_step():
+      context = tf.distribute.get_replica_context()
+      first = context.replica_id_in_sync_group * share
+
+      def mine(tensor, axis):  # this replica's rows of `tensor`
+        dims = range(len(tensor.shape))
+        return tf.slice(tensor, [first if d == axis else 0 for d in dims],
+                        [share if d == axis else tensor.shape[d] for d in dims])
+
+      cost, gradients, new_state = self._replica_gradients(
+          mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_seed,
+          rows=(first, batch_size))
+      cost, gradients = context.all_reduce(
+          tf.distribute.ReduceOp.SUM, (cost, gradients))
+      return cost, gradients, context.all_gather(new_state, axis=2)
+
+    cost, gradients, state = self.strategy.run(replica_step)
+    # All replicas hold the same sums; the update takes one copy and
+    # applies it to every replica's weights.
+    local = self.strategy.experimental_local_results
+    self._apply([local(gradient)[0] for gradient in gradients], learning_rate)
+    return local(cost)[0], local(state)[0]
 
   def _eval_step(self, inputs, targets, state):
     logits, state = self.model(inputs, state)
@@ -126,14 +185,16 @@ TEST_WINDOW = 500
 
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
                        use_fp16=False, log=print, stop_requested=None,
-                       save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS):
+                       save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS,
+                       strategy=None):
   """The reference's main loop: train, validate each epoch, then test.
 
   `data` is a reader.PTBData. With `save_path`, resumes where the last run
   saved, checkpoints after every epoch and every `save_every_secs` seconds,
   and writes TensorBoard summaries. When `stop_requested()` turns true the
-  run saves and raises supervisor.Interrupted. Returns the final (train,
-  valid, test) perplexities.
+  run saves and raises supervisor.Interrupted. With a tf.distribute
+  `strategy` the training steps are replicated (see Trainer). Returns the
+  final (train, valid, test) perplexities.
   """
   if len(data.word_to_id) > config.vocab_size:
     raise InputError("the data has %d words but vocab_size is %d; pass "
@@ -145,7 +206,8 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   valid_batches = reader.ptb_producer(data.valid, config.batch_size,
                                       config.num_steps)
   test_batches = reader.ContinuousBatches(data.test, TEST_WINDOW)
-  trainer = Trainer(config, seed=seed, rnn_mode=rnn_mode, use_fp16=use_fp16)
+  trainer = Trainer(config, seed=seed, rnn_mode=rnn_mode, use_fp16=use_fp16,
+                    strategy=strategy)
   checkpoint = summaries = resume = None
   epochs_done = 0
   if save_path:

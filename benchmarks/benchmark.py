@@ -2,6 +2,7 @@
 
     python benchmarks/benchmark.py [--shapes small,medium,large] [--rounds 3]
         [--rnn_mode block] [--use_fp16] [--cell gru] [--tie_embeddings]
+        [--num_cpu_devices 2]
 
 Each shape runs in its own process (so that its peak memory is its own):
 a few warm-up steps, then timed windows of steps on random word ids; the
@@ -73,9 +74,11 @@ def measure_shape(name, args):
     from pytorch_lstm import TorchTrainer  # pylint: disable=g-import-not-at-top
     model = TorchTrainer(config)
   else:
+    import distribute  # pylint: disable=g-import-not-at-top
     import trainer  # pylint: disable=g-import-not-at-top
-    model = trainer.Trainer(config, rnn_mode=args.rnn_mode,
-                            use_fp16=args.use_fp16)
+    model = trainer.Trainer(
+        config, rnn_mode=args.rnn_mode, use_fp16=args.use_fp16,
+        strategy=distribute.make_strategy(0, args.num_cpu_devices))
   rng = np.random.default_rng(0)
   warmup, windows, steps = SCHEDULE[name]
   shape = [config.batch_size, config.num_steps]
@@ -121,6 +124,9 @@ def main():
   parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
   parser.add_argument("--tie_embeddings", action="store_true",
                       help="softmax weight tied to the embedding")
+  parser.add_argument("--num_cpu_devices", type=int, default=1,
+                      help="replicas on logical CPU devices, as "
+                           "ptb_word_lm.py --num_cpu_devices")
   parser.add_argument("--child", help=argparse.SUPPRESS)
   parser.add_argument("--framework", default="tensorflow",
                       help=argparse.SUPPRESS)
@@ -130,10 +136,13 @@ def main():
     return
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
+  if args.num_cpu_devices < 1:
+    parser.error("--num_cpu_devices must be at least 1, not %d"
+                 % args.num_cpu_devices)
   gflops = matmul_gflops()
   # The PyTorch side is the reference's model only: LSTM, untied.
   with_torch = (torch_available() and args.cell == "lstm"
-                and not args.tie_embeddings)
+                and not args.tie_embeddings and args.num_cpu_devices == 1)
   print("float32 matmul 2048x2048: %.0f GFLOP/s" % gflops)
   print("| shape | train words/s | arithmetic limit | fraction | "
         "eval words/s | peak memory | PyTorch nn.LSTM train words/s |")
@@ -144,7 +153,8 @@ def main():
       command += ["--rnn_mode", args.rnn_mode]
     if args.use_fp16:
       command.append("--use_fp16")
-    command += ["--cell", args.cell]
+    command += ["--cell", args.cell, "--num_cpu_devices",
+                str(args.num_cpu_devices)]
     if args.tie_embeddings:
       command.append("--tie_embeddings")
     results, torch_results = [], []

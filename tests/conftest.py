@@ -9,6 +9,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Four logical CPU devices for the tests of replicated training
+# (test_distribute.py); possible only before TensorFlow runs anything.
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * 4)
+
 
 @pytest.fixture(scope="session")
 def ptb_path():

@@ -18,22 +18,28 @@ def sigmoid(x):
   return 1 / (1 + np.exp(-x))
 
 
-def numpy_forward(model, inputs, state):
-  """The reference's BasicLSTMCell stack, one word at a time, in NumPy."""
+def numpy_lstm_cell(model, layer, x, state):
+  """The reference's BasicLSTMCell: state [2, batch, hidden] is (c, h)."""
   hidden = model.config.hidden_size
+  c, h = state
+  gates = (np.concatenate([x, h], axis=1) @ model.lstm_kernels[layer].numpy()
+           + model.lstm_biases[layer].numpy())
+  i, j, f, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+  c = c * sigmoid(f) + sigmoid(i) * np.tanh(j)
+  h = np.tanh(c) * sigmoid(o)
+  return np.stack([c, h])
+
+
+def numpy_forward(model, inputs, state, cell=numpy_lstm_cell):
+  """The model's stack of `cell`s, one word at a time, in NumPy; a layer's
+  output is the last part of its state (h)."""
   state = state.copy()
   logits = []
   for t in range(inputs.shape[1]):
     x = model.embedding.numpy()[inputs[:, t]]
     for layer in range(model.config.num_layers):
-      c, h = state[layer]
-      gates = (np.concatenate([x, h], axis=1) @ model.lstm_kernels[layer].numpy()
-               + model.lstm_biases[layer].numpy())
-      i, j, f, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
-      c = c * sigmoid(f) + sigmoid(i) * np.tanh(j)
-      h = np.tanh(c) * sigmoid(o)
-      state[layer] = c, h
-      x = h
+      state[layer] = cell(model, layer, x, state[layer])
+      x = state[layer, -1]
     logits.append(x @ model.softmax_w.numpy() + model.softmax_b.numpy())
   return np.stack(logits, axis=1), state
 

@@ -13,6 +13,7 @@ import configs
 import inference
 from model import PTBModel, sequence_cost
 import reader
+from test_model import numpy_forward, sigmoid
 import trainer
 
 CONFIG = configs.TEST.override(num_layers=2, hidden_size=3, vocab_size=7,
@@ -21,31 +22,18 @@ GRU = CONFIG.override(cell="gru")
 TIED = CONFIG.override(tie_embeddings=True)
 
 
-def sigmoid(x):
-  return 1 / (1 + np.exp(-x))
-
-
-def numpy_gru_forward(model, inputs, state):
-  """TensorFlow 1's GRUCell stack, one word at a time, in NumPy."""
+def numpy_gru_cell(model, layer, x, state):
+  """TensorFlow 1's GRUCell: state [1, batch, hidden] is (h,)."""
   hidden = model.config.hidden_size
-  state = state.copy()
-  logits = []
-  for t in range(inputs.shape[1]):
-    x = model.embedding.numpy()[inputs[:, t]]
-    for layer in range(model.config.num_layers):
-      h = state[layer, 0]
-      gates = sigmoid(np.concatenate([x, h], axis=1)
-                      @ model.gru_gate_kernels[layer].numpy()
-                      + model.gru_gate_biases[layer].numpy())
-      r, u = gates[:, :hidden], gates[:, hidden:]
-      c = np.tanh(np.concatenate([x, r * h], axis=1)
-                  @ model.gru_candidate_kernels[layer].numpy()
-                  + model.gru_candidate_biases[layer].numpy())
-      h = u * h + (1 - u) * c
-      state[layer, 0] = h
-      x = h
-    logits.append(x @ model.softmax_w.numpy() + model.softmax_b.numpy())
-  return np.stack(logits, axis=1), state
+  h = state[0]
+  gates = sigmoid(np.concatenate([x, h], axis=1)
+                  @ model.gru_gate_kernels[layer].numpy()
+                  + model.gru_gate_biases[layer].numpy())
+  r, u = gates[:, :hidden], gates[:, hidden:]
+  c = np.tanh(np.concatenate([x, r * h], axis=1)
+              @ model.gru_candidate_kernels[layer].numpy()
+              + model.gru_candidate_biases[layer].numpy())
+  return (u * h + (1 - u) * c)[None]
 
 
 def test_gru_matches_numpy():
@@ -57,7 +45,8 @@ def test_gru_matches_numpy():
   inputs = rng.integers(0, GRU.vocab_size, [2, 4]).astype(np.int32)
   state = rng.uniform(-1, 1, [2, 1, 2, 3]).astype(np.float32)
   logits, new_state = model(inputs, tf.constant(state))
-  expected_logits, expected_state = numpy_gru_forward(model, inputs, state)
+  expected_logits, expected_state = numpy_forward(model, inputs, state,
+                                                  numpy_gru_cell)
   np.testing.assert_allclose(logits.numpy(), expected_logits, atol=1e-5)
   np.testing.assert_allclose(new_state.numpy(), expected_state, atol=1e-5)
 

@@ -1,0 +1,164 @@
+"""Which devices and machines train: the tf.distribute strategy of a run.
+
+  --num_gpus N (N > 1)   MirroredStrategy over this machine's first N GPUs.
+  --num_cpu_devices N    this machine's CPU split into N logical devices,
+                         mirrored over: the same program without GPUs.
+  TF_CONFIG              (the standard variable describing a cluster) a
+                         MultiWorkerMirroredStrategy over its workers.
+
+Every replica computes its share of each batch's rows, and together they
+compute exactly the one-device update (see trainer.Trainer). Only the chief
+worker prints, saves checkpoints and writes summaries.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from errors import InputError
+
+# A worker that cannot reach the others gives up after this long (default).
+CONNECT_TIMEOUT_SECS = 120
+
+
+def cluster_from_environment():
+  """The parsed TF_CONFIG if it describes a cluster of workers, else None."""
+  text = os.environ.get("TF_CONFIG")
+  if not text:
+    return None
+  try:
+    config = json.loads(text)
+    workers = config["cluster"]["worker"]
+    task = config["task"]
+    if task["type"] != "worker" or not 0 <= task["index"] < len(workers):
+      raise ValueError("task %r is not one of the %d workers"
+                       % (task, len(workers)))
+  except (ValueError, KeyError, TypeError) as e:
+    raise InputError("TF_CONFIG is not a cluster of workers with this "
+                     "task's place in it: %s" % e) from None
+  return config
+
+
+def check_request(num_gpus, num_cpu_devices, batch_size):
+  """Checks the flags before TensorFlow starts; returns the replicas of
+  this machine (1, or N for --num_gpus or --num_cpu_devices N)."""
+  if num_gpus < 0:
+    raise InputError("--num_gpus must be 0 or more, got %d" % num_gpus)
+  if num_cpu_devices < 1:
+    raise InputError("--num_cpu_devices must be 1 or more, got %d"
+                     % num_cpu_devices)
+  if num_gpus > 1 and num_cpu_devices > 1:
+    raise InputError("--num_gpus=%d and --num_cpu_devices=%d: choose one"
+                     % (num_gpus, num_cpu_devices))
+  replicas = max(num_gpus, num_cpu_devices, 1)
+  cluster = cluster_from_environment()
+  total = replicas * (len(cluster["cluster"]["worker"]) if cluster else 1)
+  if batch_size % total:
+    raise InputError("batch_size=%d cannot be split evenly over %d replicas"
+                     % (batch_size, total))
+  return replicas
+
+
+def make_strategy(num_gpus, num_cpu_devices,
+                  connect_timeout_secs=CONNECT_TIMEOUT_SECS):
+  """The strategy for these flags and TF_CONFIG; None for one device.
+
+  Call before TensorFlow runs anything: splitting the CPU into logical
+  devices is only possible then.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if num_cpu_devices > 1:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices)
+  devices = None
+  if num_gpus > 1:
+    found = len(tf.config.list_physical_devices("GPU"))
+    if found < num_gpus:
+      raise InputError("--num_gpus=%d but this machine has %d GPU(s)"
+                       % (num_gpus, found))
+    devices = ["/gpu:%d" % i for i in range(num_gpus)]
+  elif num_cpu_devices > 1:
+    devices = ["/cpu:%d" % i for i in range(num_cpu_devices)]
+  cluster = cluster_from_environment()
+  if cluster:
+    with Watchdog(connect_timeout_secs, "error: worker %d of %s could not "
+                  "reach the other workers within %g s" % (
+                      cluster["task"]["index"],
+                      ", ".join(cluster["cluster"]["worker"]),
+                      connect_timeout_secs)):
+      strategy = tf.distribute.MultiWorkerMirroredStrategy(
+          communication_options=tf.distribute.experimental.CommunicationOptions(
+              timeout_seconds=connect_timeout_secs))
+      # A first sum over all workers: everyone is there.
+      strategy.reduce(tf.distribute.ReduceOp.SUM,
+                      strategy.run(lambda: tf.constant(1)), axis=None)
+    return strategy
+  if devices is None:
+    return None
+  # On CPUs the sums go through one device (there is no NCCL there); on
+  # GPUs MirroredStrategy's default, NCCL, is used.
+  return tf.distribute.MirroredStrategy(
+      devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+      if num_cpu_devices > 1 else None)
+
+
+# Run by Watchdog in a process of its own: arguments parent pid, seconds,
+# message. It waits for its standard input to close.
+WATCHDOG = """
+import os, select, signal, sys
+if not select.select([sys.stdin], [], [], float(sys.argv[2]))[0]:
+  print(sys.argv[3], file=sys.stderr, flush=True)
+  os.kill(int(sys.argv[1]), signal.SIGKILL)
+"""
+
+
+class Watchdog:
+  """Kills this process, saying `message`, unless the block ends within
+  `seconds`. Waiting for an absent worker blocks inside TensorFlow while
+  holding Python's lock, where no timer thread or signal handler of this
+  process can run: the watchdog is another process."""
+
+  def __init__(self, seconds, message):
+    self.seconds, self.message = seconds, message
+
+  def __enter__(self):
+    self.process = subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(self.seconds),
+         self.message], stdin=subprocess.PIPE)
+    return self
+
+  def __exit__(self, *exc_info):
+    self.process.stdin.close()  # the block ended: the watchdog exits
+    self.process.wait()
+
+
+def is_chief(strategy):
+  """Whether this process is the one that prints and saves."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  return resolver.task_type in ("chief", None) or (
+      resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+class WorkerSavePath:
+  """The chief saves into --save_path; every other worker into a temporary
+  folder of its own (as TensorFlow's multi-worker guide does: all workers
+  must take part in a save), removed at the end."""
+
+  def __init__(self, save_path, chief):
+    self.save_path, self.chief = save_path, chief
+
+  def __enter__(self):
+    if self.chief or not self.save_path:
+      return self.save_path
+    self.folder = tempfile.mkdtemp(prefix="ptb-worker-")
+    return self.folder
+
+  def __exit__(self, *exc_info):
+    if not self.chief and self.save_path:
+      shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,192 @@
+"""Replicated training (tf.distribute) computes what one device computes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT
+import configs
+import reader
+import supervisor
+import trainer
+
+CONFIG = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
+                               vocab_size=9, keep_prob=0.5, max_grad_norm=0.5,
+                               max_max_epoch=3)
+
+
+def cpu_strategy(replicas):
+  """None (one device) or a MirroredStrategy over logical CPUs, made as
+  ptb_word_lm.py --num_cpu_devices makes it."""
+  if replicas == 1:
+    return None
+  return tf.distribute.MirroredStrategy(
+      ["/cpu:%d" % i for i in range(replicas)],
+      cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
+def random_batch(seed):
+  rng = np.random.default_rng(seed)
+  return [rng.integers(0, 9, [4, 5]).astype(np.int32) for _ in range(2)]
+
+
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_one_step_equals_one_device(replicas):
+  """Cost, new state and updated weights (so the summed, clipped gradients)
+  with dropout on: each replica drops its rows as one device would."""
+  results = []
+  for strategy in (None, cpu_strategy(replicas)):
+    model = trainer.Trainer(CONFIG, seed=3, strategy=strategy)
+    inputs, targets = random_batch(1)
+    state = tf.random.stateless_uniform([1, 2, 4, 16], [1, 2])
+    cost, new_state = model.train_step(inputs, targets, state,
+                                       tf.constant(1.0))
+    weights = [v.numpy() for v in model.model.trainable_variables]
+    results.append((float(cost), new_state.numpy(), weights))
+  (cost, state, weights), (cost_n, state_n, weights_n) = results
+  assert cost_n == pytest.approx(cost, rel=1e-6)
+  np.testing.assert_allclose(state_n, state, rtol=1e-5, atol=1e-6)
+  for w, w_n in zip(weights, weights_n):
+    np.testing.assert_allclose(w_n, w, rtol=1e-5, atol=1e-6)
+
+
+def test_short_training_equals_one_device(toy_corpus):
+  data = reader.load_ptb(toy_corpus)
+  runs = [trainer.train_and_evaluate(CONFIG, data, seed=2, log=lambda _: None,
+                                     strategy=cpu_strategy(replicas))
+          for replicas in (1, 2, 4)]
+  assert runs[1] == pytest.approx(runs[0], rel=1e-4)
+  assert runs[2] == pytest.approx(runs[0], rel=1e-4)
+
+
+class StopAfter:
+  def __init__(self, count):
+    self.remaining = count
+
+  def __call__(self):
+    self.remaining -= 1
+    return self.remaining <= 0
+
+
+@pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
+def test_a_checkpoint_resumes_on_another_number_of_replicas(
+    toy_corpus, tmp_path, first, then):
+  data = reader.load_ptb(toy_corpus)
+  unstopped = trainer.train_and_evaluate(CONFIG, data, seed=2,
+                                         log=lambda _: None)
+  save_path = str(tmp_path / "run")
+  train_batches = len(reader.ptb_producer(data.train, 4, 5))
+  valid_batches = len(reader.ptb_producer(data.valid, 4, 5))
+  with pytest.raises(supervisor.Interrupted):  # in epoch 2, at batch 9
+    trainer.train_and_evaluate(
+        CONFIG, data, save_path=save_path, seed=2, log=lambda _: None,
+        strategy=cpu_strategy(first),
+        stop_requested=StopAfter(train_batches + valid_batches + 9))
+  resumed = trainer.train_and_evaluate(CONFIG, data, save_path=save_path,
+                                       seed=2, log=lambda _: None,
+                                       strategy=cpu_strategy(then))
+  assert resumed == pytest.approx(unstopped, rel=1e-4)
+
+
+def run(*args, env=None, timeout=300):
+  return subprocess.run([sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
+                         *args], capture_output=True, text=True,
+                        timeout=timeout, env=env)
+
+
+TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
+             "--num_steps=5", "--batch_size=4", "--max_max_epoch=2",
+             "--keep_prob=0.5"]
+
+
+def error_line(result):
+  assert result.returncode != 0
+  assert "Traceback" not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1, result.stderr
+  return errors[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--num_cpu_devices=3"], "batch_size=4 cannot be split evenly over 3 "
+                              "replicas"),
+    (["--num_gpus=2"], "--num_gpus=2 but this machine has 0 GPU(s)"),
+    (["--num_gpus=2", "--num_cpu_devices=2"],
+     "--num_gpus=2 and --num_cpu_devices=2: choose one"),
+    (["--num_cpu_devices=0"], "--num_cpu_devices must be 1 or more, got 0"),
+    (["--connect_timeout_secs=nan"], "--connect_timeout_secs must be a "
+                                     "positive number of seconds, got nan"),
+])
+def test_bad_requests(toy_corpus, args, message):
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS, *args))
+  assert line == "error: " + message
+
+
+def test_bad_tf_config(toy_corpus):
+  env = dict(os.environ, TF_CONFIG='{"cluster": {"worker": ["a:1"]}, '
+             '"task": {"type": "worker", "index": 3}}')
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS, env=env))
+  assert line.startswith("error: TF_CONFIG is not a cluster of workers")
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def tf_config(workers, index):
+  return json.dumps({"cluster": {"worker": workers},
+                     "task": {"type": "worker", "index": index}})
+
+
+def test_two_workers_equal_one(toy_corpus, tmp_path):
+  flags = ["--data_path=" + toy_corpus, *TOY_FLAGS]
+  alone = run(*flags)
+  assert alone.returncode == 0, alone.stderr
+  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  save_path = tmp_path / "run"
+  (tmp_path / "tmp").mkdir()  # where the other worker saves, and removes
+  processes = [subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"), *flags,
+       "--save_path=" + str(save_path), "--connect_timeout_secs=60"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, TF_CONFIG=tf_config(workers, index),
+               TMPDIR=str(tmp_path / "tmp")))
+               for index in range(2)]
+  try:
+    outputs = [process.communicate(timeout=240) for process in processes]
+  finally:
+    for process in processes:
+      process.kill()
+  assert [p.returncode for p in processes] == [0, 0], outputs[1][1]
+  # Only the chief prints and saves; the numbers are one device's.
+  assert outputs[1][0] == ""
+  chief = [l for l in outputs[0][0].splitlines() if "Perplexity" in l]
+  expected = [l for l in alone.stdout.splitlines() if "Perplexity" in l]
+  assert len(chief) == len(expected) == 5
+  for line, expected_line in zip(chief, expected):
+    assert float(line.split()[-1]) == pytest.approx(
+        float(expected_line.split()[-1]), rel=1e-4)
+  assert (save_path / "config.json").exists()
+  assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_a_worker_alone_gives_up_with_a_clear_error(toy_corpus):
+  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  result = run("--data_path=" + toy_corpus, *TOY_FLAGS,
+               "--connect_timeout_secs=5", timeout=120,
+               env=dict(os.environ, TF_CONFIG=tf_config(workers, 0)))
+  assert result.returncode != 0
+  assert ("error: worker 0 of %s could not reach the other workers within "
+          "5 s" % ", ".join(workers)) in result.stderr
