@@ -94,8 +94,9 @@ def make_strategy(num_gpus, num_cpu_devices,
           communication_options=tf.distribute.experimental.CommunicationOptions(
               timeout_seconds=connect_timeout_secs))
       # A first sum over all workers: everyone is there.
-      strategy.reduce(tf.distribute.ReduceOp.SUM,
-                      strategy.run(lambda: tf.constant(1)), axis=None)
+      tf.function(lambda: strategy.reduce(
+          tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1)),
+          axis=None))()
     return strategy
   if devices is None:
     return None
