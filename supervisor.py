@@ -134,9 +134,6 @@ class Supervisor:
     self.save(epoch)
     self.write_summaries(epoch, **scalars)
 
-  def end_of_training(self, epoch, **scalars):
-    self.write_summaries(epoch, **scalars)
-
   def write_summaries(self, epoch, **scalars):
     """TensorBoard scalars; each perplexity also as its per-word loss."""
     if not self.summaries:

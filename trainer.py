@@ -242,5 +242,5 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   test_perplexity = trainer.run_epoch(
       test_batches, after_step=watch.test_hook()).perplexity()
   log("Test Perplexity: %.3f" % test_perplexity)
-  watch.end_of_training(config.max_max_epoch, test_perplexity=test_perplexity)
+  watch.write_summaries(config.max_max_epoch, test_perplexity=test_perplexity)
   return train_perplexity, valid_perplexity, test_perplexity
