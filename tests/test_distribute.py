@@ -56,11 +56,20 @@ def test_one_step_equals_one_device(replicas):
     np.testing.assert_allclose(w_n, w, rtol=1e-5, atol=1e-6)
 
 
+def printed_perplexities(lines):
+  return [float(line.split()[-1]) for line in lines if "Perplexity" in line]
+
+
 def test_short_training_equals_one_device(toy_corpus):
+  """Every printed perplexity (train and valid of each epoch, test)."""
   data = reader.load_ptb(toy_corpus)
-  runs = [trainer.train_and_evaluate(CONFIG, data, seed=2, log=lambda _: None,
-                                     strategy=cpu_strategy(replicas))
-          for replicas in (1, 2, 4)]
+  runs = []
+  for replicas in (1, 2, 4):
+    lines = []
+    trainer.train_and_evaluate(CONFIG, data, seed=2, log=lines.append,
+                               strategy=cpu_strategy(replicas))
+    runs.append(printed_perplexities(lines))
+  assert len(runs[0]) == 2 * CONFIG.max_max_epoch + 1
   assert runs[1] == pytest.approx(runs[0], rel=1e-4)
   assert runs[2] == pytest.approx(runs[0], rel=1e-4)
 
@@ -172,12 +181,10 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   assert [p.returncode for p in processes] == [0, 0], outputs[1][1]
   # Only the chief prints and saves; the numbers are one device's.
   assert outputs[1][0] == ""
-  chief = [l for l in outputs[0][0].splitlines() if "Perplexity" in l]
-  expected = [l for l in alone.stdout.splitlines() if "Perplexity" in l]
-  assert len(chief) == len(expected) == 5
-  for line, expected_line in zip(chief, expected):
-    assert float(line.split()[-1]) == pytest.approx(
-        float(expected_line.split()[-1]), rel=1e-4)
+  chief = printed_perplexities(outputs[0][0].splitlines())
+  expected = printed_perplexities(alone.stdout.splitlines())
+  assert len(expected) == 5
+  assert chief == pytest.approx(expected, rel=1e-4)
   assert (save_path / "config.json").exists()
   assert os.listdir(tmp_path / "tmp") == []
 
