@@ -51,6 +51,34 @@ def test_gru_matches_numpy():
   np.testing.assert_allclose(new_state.numpy(), expected_state, atol=1e-5)
 
 
+def test_gru_gradient_matches_finite_differences():
+  model = PTBModel(GRU, seed=1)
+  rng = np.random.default_rng(0)
+  inputs, targets = (rng.integers(0, 7, [2, 4]).astype(np.int32)
+                     for _ in range(2))
+  state = tf.constant(rng.uniform(-1, 1, [2, 1, 2, 3]).astype(np.float32))
+
+  def cost():
+    return sequence_cost(model(inputs, state)[0], targets)
+
+  with tf.GradientTape() as tape:
+    loss = cost()
+  gradients = tape.gradient(loss, model.trainable_variables)
+  for variable, gradient in zip(model.trainable_variables, gradients):
+    gradient = tf.convert_to_tensor(gradient).numpy().ravel()
+    value = variable.numpy()
+    for index in rng.integers(0, value.size, 3):
+      nudged = []
+      for step in (1e-2, -1e-2):
+        changed = value.copy().ravel()
+        changed[index] += step
+        variable.assign(changed.reshape(value.shape))
+        nudged.append(float(cost()))
+      variable.assign(value)
+      assert (nudged[0] - nudged[1]) / 2e-2 == pytest.approx(
+          gradient[index], abs=2e-3), variable.name
+
+
 def test_gru_starts_as_tensorflow_1_did():
   model = PTBModel(GRU, seed=0)
   assert model.zero_state(5).shape == [2, 1, 5, 3]
