@@ -76,6 +76,7 @@ def main(argv=None):
                       color == "tab:blue" else None)
     title = name + (" (test %.2f)" % test if test else " (in progress)")
     axis.set(title=title, xlabel="epoch", ylabel="perplexity", yscale="log")
+    axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
     axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
     axis.yaxis.set_minor_formatter(ticker.NullFormatter())
     axis.grid(True, which="both", alpha=0.3)
