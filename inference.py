@@ -14,6 +14,7 @@ import tensorflow as tf
 import checkpoints
 from errors import InputError
 from model import PTBModel
+from ptb_words import ptb_words
 import reader
 
 # Words scored per model call; the state carries over, so the result does
@@ -51,6 +52,14 @@ class LanguageModel:
   def _forward_fn(self, inputs, state):
     logits, state = self.model(inputs, state)
     return tf.nn.log_softmax(logits), state
+
+  def words(self, text):
+    """The words of free text as the PTB files write them (see ptb_words)."""
+    return ptb_words(text, self.word_to_id)
+
+  def unknown_words(self, words):
+    """The words the vocabulary lacks, each once, in order of appearance."""
+    return list(dict.fromkeys(w for w in words if w not in self.word_to_id))
 
   def ids(self, words):
     """Ids of `words`; a word outside the vocabulary becomes <unk> if the
@@ -111,14 +120,15 @@ class LanguageModel:
       log_probs, state = self._run([next_id], state)
     return words
 
-  def score_lines(self, lines, what):
-    """Scores text given as lines, as the reference's test pass would.
+  def score_lines(self, words_per_line, what):
+    """Scores text given as the words of each line, as the reference's test
+    pass would.
 
     Returns (perplexity, per-line list of (log-probability, words scored)).
     Newlines count as <eos>; the first word has no context and is not
     scored, like the first test word in the reference.
     """
-    words_per_line = [line.split() + [reader.EOS] for line in lines]
+    words_per_line = [words + [reader.EOS] for words in words_per_line]
     ids = self.known_ids([w for words in words_per_line for w in words], what)
     if len(ids) < 2:
       raise InputError("%s is too short to score: it needs two words" % what)
@@ -135,7 +145,9 @@ class LanguageModel:
     return perplexity, per_line
 
   def score_file(self, path):
-    return self.score_lines(reader.read_text(path).splitlines(), path)
+    """Scores a file read as the reference reads PTB: words split at spaces."""
+    lines = reader.read_text(path).splitlines()
+    return self.score_lines([line.split() for line in lines], path)
 
   def export(self, output_dir):
     """Writes a SavedModel with a serving signature (see ServingModule)."""

@@ -23,6 +23,9 @@ from errors import exit_status_of
 from errors import InputError
 import reader
 
+# How many unknown words the note on stderr names.
+MAX_NAMED_UNKNOWN = 10
+
 
 def positive_int(text):
   value = int(text)
@@ -65,9 +68,16 @@ def parse_args(argv):
                      help="folder written by ptb_word_lm.py --save_path")
     return sub
 
+  def takes_text(sub):
+    sub.add_argument("--verbatim", action="store_true",
+                     help="take the words as written, split at spaces (by "
+                          "default text is read as the PTB files write it: "
+                          "lower case, numbers as N, \"it 's\", no commas)")
+
   predict = command("predict", "the k likeliest next words after a prompt")
   predict.add_argument("prompt", help="words, e.g. \"the stock market\"")
   predict.add_argument("--top_k", type=positive_int, default=5)
+  takes_text(predict)
 
   generate = command("generate", "sample text, <eos> printed as a line break")
   generate.add_argument("--prompt", default="",
@@ -78,11 +88,13 @@ def parse_args(argv):
   generate.add_argument("--top_k", type=non_negative_int, default=0,
                         help="sample among the k likeliest words (0: all)")
   generate.add_argument("--seed", type=non_negative_int, default=0)
+  takes_text(generate)
 
   score = command("score", "perplexity of a text file (one sentence a line)")
   score.add_argument("file")
   score.add_argument("--sentences", action="store_true",
                      help="also print each line's log-probability")
+  takes_text(score)
 
   evaluate = command("evaluate", "test perplexity of the checkpoint on PTB")
   evaluate.add_argument("--data_path", default=None,
@@ -97,22 +109,42 @@ def parse_args(argv):
   return parser.parse_args(argv)
 
 
+def note_unknown_words(lm, words):
+  """One line on stderr naming the words the model does not know."""
+  unknown = lm.unknown_words(words)
+  if unknown:
+    fate = ("read as %s" % reader.UNK if reader.UNK in lm.word_to_id
+            else "left out")
+    more = len(unknown) - MAX_NAMED_UNKNOWN
+    print("note: not in the model's vocabulary, %s: %s%s" % (
+        fate, ", ".join(unknown[:MAX_NAMED_UNKNOWN]),
+        " and %d more" % more if more > 0 else ""), file=sys.stderr)
+
+
 def run(args):
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)
+  read = str.split if getattr(args, "verbatim", False) else lm.words
   if args.command == "predict":
-    prompt = args.prompt.split()
+    prompt = read(args.prompt)
     if not prompt:
       raise InputError("the prompt is empty: give at least one word")
-    for word, probability in lm.next_words(prompt, args.top_k):
+    predictions = lm.next_words(prompt, args.top_k)
+    note_unknown_words(lm, prompt)
+    for word, probability in predictions:
       print("%-15s %.4f" % (word, probability))
   elif args.command == "generate":
-    words = lm.generate(args.num_words, args.prompt.split(),
-                        args.temperature, args.top_k, args.seed)
-    text = " ".join(args.prompt.split() + words)
+    prompt = read(args.prompt)
+    words = lm.generate(args.num_words, prompt, args.temperature, args.top_k,
+                        args.seed)
+    note_unknown_words(lm, prompt)
+    text = " ".join(prompt + words)
     print(text.replace(" %s " % reader.EOS, "\n").replace(reader.EOS, "\n"))
   elif args.command == "score":
-    perplexity, per_line = lm.score_file(args.file)
+    lines = reader.read_text(args.file).splitlines()
+    words_per_line = [read(line) for line in lines]
+    perplexity, per_line = lm.score_lines(words_per_line, args.file)
+    note_unknown_words(lm, [word for words in words_per_line for word in words])
     if args.sentences:
       for number, (log_prob, count) in enumerate(per_line, 1):
         print("line %d: log-probability %.3f over %d words" % (

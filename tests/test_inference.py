@@ -116,6 +116,36 @@ def test_cli_uses(trained, tmp_path):
   assert lines[2].startswith("Perplexity: ")
 
 
+def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
+  checkpoint = "--checkpoint=" + trained[0]
+
+  def run(*args):
+    assert lm.main(list(args) + [checkpoint]) == 0
+    return capsys.readouterr()
+
+  ptb = run("predict", "a b c")
+  assert ptb.err == ""
+  assert run("predict", "A, B C.") == ptb
+  assert run("generate", "--prompt=\u201cB C", "--top_k=1").out.startswith(
+      "b c d e")
+  # The note names the words read as <unk>; predictions go on.
+  unknown = run("predict", "a zebra")
+  assert unknown.err == ("note: not in the model's vocabulary, read as "
+                         "<unk>: zebra\n")
+  assert unknown.out == run("predict", "a <unk>").out
+  # --verbatim: the words as written, "A" unknown.
+  verbatim = run("predict", "--verbatim", "b c A")
+  assert verbatim.err.endswith(": A\n")
+  assert verbatim.out == run("predict", "b c <unk>").out
+  (tmp_path / "ptb.txt").write_text("a b c d e\nb c d e f\n")
+  (tmp_path / "free.txt").write_text("A b c, d e.\n\"B c d e f!\"\n")
+  scored = run("score", "--sentences", str(tmp_path / "ptb.txt"))
+  assert run("score", "--sentences", str(tmp_path / "free.txt")) == scored
+  assert run("score", "--verbatim", str(tmp_path / "free.txt")).err == (
+      "note: not in the model's vocabulary, read as <unk>: A, c,, e., "
+      "\"B, f!\"\n")
+
+
 def test_exported_model_runs_without_this_project(trained, tmp_path):
   model = inference.LanguageModel.load(trained[0])
   exported = str(tmp_path / "exported")

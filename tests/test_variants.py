@@ -168,7 +168,8 @@ def test_an_old_checkpoint_still_loads():
       6.621494685532525e-05, 0.9997780323028564, 8.1346181104891e-05,
       1.7028650489692154e-08, 8.325466538394721e-09, 8.726022429073055e-07],
                              rtol=1e-4, atol=1e-9)
-  assert model.score_lines(patterned_lines(60), "text")[0] == pytest.approx(
+  lines = [line.split() for line in patterned_lines(60)]
+  assert model.score_lines(lines, "text")[0] == pytest.approx(
       1.042804064710051, rel=1e-6)
 
 
@@ -196,7 +197,8 @@ def test_every_combination_trains_resumes_and_serves(toy_data, tmp_path,
   model = inference.LanguageModel.load(save_path)
   assert model.model.config == config
   assert [w for w, _ in model.next_words("e <eos> a b c".split(), 1)] == ["d"]
-  assert model.score_lines(patterned_lines(60), "text")[0] == pytest.approx(
+  lines = [line.split() for line in patterned_lines(60)]
+  assert model.score_lines(lines, "text")[0] == pytest.approx(
       test_perplexity, rel=1e-4)
   exported = tf.saved_model.load(_export(model, tmp_path))
   state = exported.signatures["zero_state"](batch_size=tf.constant(1))["state"]

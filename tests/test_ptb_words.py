@@ -1,0 +1,61 @@
+"""Free text read the way the PTB files write it (ptb_words.py)."""
+
+import os
+
+import pytest
+
+from ptb_words import ptb_words
+import reader
+
+# A few words as the PTB vocabulary has them.
+VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
+              "rise", "in", "bills", "u.s.", "mr.", "smith", "hello",
+              "quietly", "she", "said", "1980s", "30-year", "N", "$", "#",
+              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'80s"}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("The Stock MARKET", "the stock market"),
+    ("It's", "it 's"),
+    ("don't can't won't", "do n't ca n't wo n't"),
+    ("investors' rise", "investors ' rise"),
+    ("The market's 5.5% rise, in $1,000 bills.",
+     "the market 's N N rise in $ N bills"),
+    ("5 % 12 -3 .5 1/2 10:30", "N N N N N N N"),
+    ("U.S., Mr. Smith.", "u.s. mr. smith"),
+    ("\u201cHello,\u201d she said -- 'quietly' \u2018it\u2019s\u2019",
+     "hello she said quietly it 's"),
+    ("-- ... '' ( ) !", ""),
+    ("1980s 30-year '80s #3 AT&T &", "1980s 30-year '80s # N AT&T &"),
+    ("Zebras ate", "Zebras ate"),
+    ("zebra's", "zebra 's"),
+    ("the <unk> <eos>", "the <unk> <eos>"),
+])
+def test_free_text_reads_as_ptb_writes_it(text, words):
+  assert ptb_words(text, VOCABULARY) == words.split()
+
+
+def test_a_word_of_the_vocabulary_is_never_changed():
+  vocabulary = {"Apple", "it's", "5", "3.5%", "--"}
+  assert ptb_words("Apple it's 5 3.5% -- N.", vocabulary) == [
+      "Apple", "it's", "5", "3.5%", "--", "N"]
+
+
+def test_conventions_the_vocabulary_lacks_are_not_applied():
+  # No N, no clitics: numbers and contractions stay as written.
+  vocabulary = {"the", "do"}
+  assert ptb_words("The 5 % don't 7%", vocabulary) == [
+      "the", "5", "%", "don't", "7", "%"]
+
+
+def test_a_huge_token_is_one_unknown_word():
+  huge = "-" * 100000
+  assert ptb_words(huge + " The $$5", VOCABULARY) == [huge, "the", "$", "$",
+                                                       "N"]
+
+
+def test_ptb_text_reads_unchanged(ptb_path):
+  vocabulary = reader.build_vocab(os.path.join(ptb_path, reader.TRAIN_FILE))
+  for name in reader.PTB_FILES:
+    for line in reader.read_text(os.path.join(ptb_path, name)).splitlines():
+      assert ptb_words(line, vocabulary) == line.split(), line
