@@ -88,6 +88,15 @@ def check_flags(config):
                            config.batch_size)
 
 
+def parse_flags(argv):
+  """absl's flag parsing, with its errors as one `error:` line like every
+  other error of the program (absl prints a FATAL line and a hint)."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as error:
+    sys.exit("error: %s (see %s --help)" % (error, os.path.basename(argv[0])))
+
+
 def main(argv):
   # absl shows TensorFlow's INFO lines (one per checkpoint saved) unless
   # asked for with --verbosity.
@@ -139,4 +148,4 @@ def train(config, data):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

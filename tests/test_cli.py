@@ -70,13 +70,15 @@ def error_line(result):
   assert result.returncode != 0
   assert "Traceback" not in result.stderr
   lines = result.stderr.strip().splitlines()
-  ours = [l for l in lines if l.startswith(("error: ", "FATAL Flags"))]
+  ours = [l for l in lines if l.startswith("error: ")]
   assert len(ours) == 1, result.stderr
   return ours[0]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model=tiny"], "--model=tiny: value should be one of"),
+    (["--model=tiny"], "^error: flag --model=tiny: value should be one of "
+                       r"<small\|medium\|large\|test> \(see ptb_word_lm.py "
+                       r"--help\)$"),
     (["--hidden_size=abc"], "--hidden_size=abc: invalid literal"),
     (["--keep_prob=1.5"], r"error: keep_prob must be in \(0, 1\], got 1.5"),
     (["--num_steps=0"], "error: num_steps must be positive, got 0"),
