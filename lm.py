@@ -151,8 +151,8 @@ def run(args):
             number, log_prob, count))
     print("Perplexity: %.3f" % perplexity)
   elif args.command == "evaluate":
-    data_path = args.data_path or download.DEFAULT_DATA_PATH
-    download.ensure_ptb_files(data_path, args.data_url)
+    data_path = download.ensure_ptb_files(
+        args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
     perplexity, _ = lm.score_file(os.path.join(data_path, reader.TEST_FILE))
     print("Test Perplexity: %.3f" % perplexity)
   elif args.command == "export":

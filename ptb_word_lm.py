@@ -111,8 +111,8 @@ def train_from_flags(arguments):
                      "--name=value)" % " ".join(arguments))
   config = config_from_flags()
   check_flags(config)
-  data_path = FLAGS.data_path or download.DEFAULT_DATA_PATH
-  download.ensure_ptb_files(data_path, FLAGS.data_url)
+  data_path = download.ensure_ptb_files(
+      FLAGS.data_path or download.DEFAULT_DATA_PATH, FLAGS.data_url)
   return train(config, reader.load_ptb(data_path))
 
 

@@ -106,14 +106,32 @@ def test_good_archive_is_extracted_once(server, fake_checksums, tmp_path,
   extra = {"../../../escaped.txt": b"x", "README": b"not needed"}
   name = serve(root, make_archive({**CONTENTS, **extra}, prefix))
   data_path = str(tmp_path / "data")
-  download.ensure_ptb_files(data_path, base + name)
+  assert download.ensure_ptb_files(data_path, base + name) == data_path
   assert listing(data_path) == sorted(reader.PTB_FILES)
   for file_name, data in CONTENTS.items():
     with open(os.path.join(data_path, file_name), "rb") as f:
       assert f.read() == data
   assert not (tmp_path / "escaped.txt").exists()
-  download.ensure_ptb_files(data_path, base + name)
+  assert download.ensure_ptb_files(data_path, base + name) == data_path
   assert requests == ["/" + name]  # the second call used the cached files
+
+
+@pytest.mark.parametrize("inner", ["simple-examples/data", "data"])
+def test_the_data_folder_of_an_unpacked_archive_is_found(server, tmp_path,
+                                                         capsys, inner):
+  """--data_path at the folder simple-examples.tgz was unpacked into, or at
+  simple-examples/ itself, reads the files inside: no download."""
+  base, _, requests = server
+  unpacked = tmp_path / "unpacked"
+  (unpacked / inner).mkdir(parents=True)
+  for file_name, data in CONTENTS.items():
+    (unpacked / inner / file_name).write_bytes(data)
+  assert download.ensure_ptb_files(str(unpacked), base + "x.tgz") == str(
+      unpacked / inner)
+  assert capsys.readouterr().err == "reading the PTB files in %s\n" % (
+      unpacked / inner)
+  assert requests == []
+  assert listing(str(unpacked)) == [inner.split("/")[0]]
 
 
 def test_tampered_file_fails_its_checksum(server, fake_checksums, tmp_path):
@@ -172,7 +190,8 @@ def test_network_failure_is_reported(server, tmp_path):
 
 def test_data_path_that_is_a_file(tmp_path):
   (tmp_path / "file").write_text("x")
-  with pytest.raises(ValueError, match="is not a folder"):
+  with pytest.raises(ValueError, match="is not a folder: give the folder "
+                                       "that holds"):
     download.ensure_ptb_files(str(tmp_path / "file"), "http://127.0.0.1:9/")
 
 
