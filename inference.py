@@ -29,7 +29,8 @@ class LanguageModel:
     self.model = model
     self.word_to_id = word_to_id
     self.id_to_word = sorted(word_to_id, key=word_to_id.get)
-    self._forward = tf.function(self._forward_fn, jit_compile=True)
+    self._next = tf.function(self._next_fn, jit_compile=True)
+    self._score = tf.function(self._score_fn, jit_compile=True)
 
   @classmethod
   def load(cls, checkpoint_dir):
@@ -49,9 +50,16 @@ class LanguageModel:
     checkpoints.restore(tf.train.Checkpoint(model=model), latest)
     return cls(model, word_to_id)
 
-  def _forward_fn(self, inputs, state):
+  def _next_fn(self, inputs, state):
+    """Log-probabilities [vocab] of the word after inputs [1, steps]."""
     logits, state = self.model(inputs, state)
-    return tf.nn.log_softmax(logits), state
+    return tf.nn.log_softmax(logits[0, -1]), state
+
+  def _score_fn(self, inputs, targets, state):
+    """Log-probability [steps] of each target [1, steps] after its input."""
+    logits, state = self.model(inputs, state)
+    log_probs = tf.nn.log_softmax(logits[0])
+    return tf.gather(log_probs, targets[0], batch_dims=1), state
 
   def words(self, text):
     """The words of free text as the PTB files write them (see ptb_words)."""
@@ -76,25 +84,40 @@ class LanguageModel:
     return self.ids(words)
 
   def _run(self, ids, state=None):
-    """Log-probabilities [len(ids), vocab] after each id, and the new state."""
+    """Log-probabilities [vocab] of the word after `ids`, and the new state."""
     if state is None:
       state = self.model.zero_state(1)
-    log_probs = []
     for start in range(0, len(ids), SCORE_WINDOW):
       window = np.asarray([ids[start:start + SCORE_WINDOW]], np.int32)
-      window_log_probs, state = self._forward(window, state)
-      # A model may have more outputs (vocab_size) than the vocabulary has
-      # words; those ids are never predicted or sampled.
-      log_probs.append(window_log_probs[0, :, :len(self.id_to_word)].numpy())
-    return np.concatenate(log_probs), state
+      log_probs, state = self._next(window, state)
+    # A model may have more outputs (vocab_size) than the vocabulary has
+    # words; those ids are never predicted or sampled.
+    return log_probs[:len(self.id_to_word)].numpy(), state
+
+  def _target_log_probs(self, ids):
+    """Log-probability of ids[i + 1] after ids[:i + 1], for every i.
+
+    A window at a time, so that memory holds [SCORE_WINDOW, vocab]
+    log-probabilities, not [len(ids), vocab] (3.3 GB for PTB's test set).
+    """
+    state = self.model.zero_state(1)
+    log_probs = []
+    for start in range(0, len(ids) - 1, SCORE_WINDOW):
+      targets = ids[start + 1:start + 1 + SCORE_WINDOW]
+      inputs = ids[start:start + len(targets)]
+      window_log_probs, state = self._score(
+          np.asarray([inputs], np.int32), np.asarray([targets], np.int32),
+          state)
+      log_probs.append(window_log_probs.numpy())
+    return np.concatenate(log_probs)
 
   def next_words(self, prompt, k):
     """The k likeliest next words after the words of `prompt`, with their
     probabilities, likeliest first."""
     ids = self.known_ids(prompt, "the prompt")
     log_probs, _ = self._run(ids)
-    best = np.argsort(-log_probs[-1], kind="stable")[:k]
-    return [(self.id_to_word[i], float(np.exp(log_probs[-1][i]))) for i in best]
+    best = np.argsort(-log_probs, kind="stable")[:k]
+    return [(self.id_to_word[i], float(np.exp(log_probs[i]))) for i in best]
 
   def generate(self, num_words, prompt=(), temperature=1.0, top_k=0, seed=0):
     """Samples `num_words` words following `prompt` (default: a sentence
@@ -110,7 +133,7 @@ class LanguageModel:
     log_probs, state = self._run(context)
     words = []
     for _ in range(num_words):
-      logits = log_probs[-1] / temperature
+      logits = log_probs / temperature
       if 0 < top_k < len(logits):
         cutoff = np.partition(logits, -top_k)[-top_k]
         logits = np.where(logits >= cutoff, logits, -np.inf)
@@ -132,9 +155,7 @@ class LanguageModel:
     ids = self.known_ids([w for words in words_per_line for w in words], what)
     if len(ids) < 2:
       raise InputError("%s is too short to score: it needs two words" % what)
-    log_probs, _ = self._run(ids[:-1])
-    # Log-probability of each id after the first.
-    token_log_probs = log_probs[np.arange(len(ids) - 1), ids[1:]]
+    token_log_probs = self._target_log_probs(ids)
     perplexity = float(np.exp(-token_log_probs.astype(np.float64).mean()))
     per_line, position = [], -1  # position of the line's first id - 1
     for words in words_per_line:

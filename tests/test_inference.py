@@ -87,6 +87,19 @@ def test_score_equals_the_training_test_perplexity(trained):
                                                                   rel=1e-5)
 
 
+@pytest.mark.parametrize("window", [1, 7, 359, 360])
+def test_scores_do_not_depend_on_the_window(trained, monkeypatch, window):
+  """Scoring goes a window of words at a time (memory stays small); the
+  state carries over, so every window size gives the same numbers."""
+  save_path, data_path, test_perplexity = trained
+  monkeypatch.setattr(inference, "SCORE_WINDOW", window)
+  model = inference.LanguageModel.load(save_path)
+  perplexity, per_line = model.score_file(
+      os.path.join(data_path, "ptb.test.txt"))
+  assert perplexity == pytest.approx(test_perplexity, rel=1e-5)
+  assert sum(count for _, count in per_line) == 60 * 6 - 1
+
+
 def test_cli_uses(trained, tmp_path):
   save_path, data_path, test_perplexity = trained
   checkpoint = "--checkpoint=" + save_path

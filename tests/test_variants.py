@@ -163,7 +163,7 @@ def test_an_old_checkpoint_still_loads():
       "lstm", False)
   # What the code of that commit computed from these weights.
   log_probs, _ = model._run(model.ids("e <eos> a b c".split()))
-  np.testing.assert_allclose(np.exp(log_probs[-1]), [
+  np.testing.assert_allclose(np.exp(log_probs), [
       1.3954499991086777e-05, 5.9224021242698655e-05, 3.220635846901132e-07,
       6.621494685532525e-05, 0.9997780323028564, 8.1346181104891e-05,
       1.7028650489692154e-08, 8.325466538394721e-09, 8.726022429073055e-07],
