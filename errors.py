@@ -18,8 +18,16 @@ def exit_status_of(function, *args):
   try:
     return function(*args)
   except (InputError, OSError) as e:
-    print("error: %s" % e, file=sys.stderr)
+    print("error: %s" % describe(e), file=sys.stderr)
     return 1
   except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     return 130
+
+
+def describe(error):
+  """The error in words: an OS error as "path: reason", without Python's
+  "[Errno 20]" and quotes."""
+  if isinstance(error, OSError) and error.filename and error.strerror:
+    return "%s: %s" % (error.filename, error.strerror)
+  return str(error)

@@ -110,7 +110,17 @@ def test_data_too_short_for_the_batch_shape(toy_corpus):
 def test_data_path_that_is_a_file(tmp_path):
   (tmp_path / "ptb").write_text("x")
   line = error_line(run("--data_path=" + str(tmp_path / "ptb")))
-  assert line == "error: data path %s is not a folder" % (tmp_path / "ptb")
+  assert line == ("error: data path %s is not a folder: give the folder that "
+                  "holds (or is to hold) ptb.train.txt, ptb.valid.txt, "
+                  "ptb.test.txt" % (tmp_path / "ptb"))
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(toy_corpus, tmp_path):
+  (tmp_path / "file").write_text("x")
+  save_path = tmp_path / "file" / "run"
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
+                        "--save_path=" + str(save_path)))
+  assert line == "error: %s: Not a directory" % save_path
 
 
 def test_download_failure_leaves_nothing(tmp_path):
