@@ -3,6 +3,7 @@
     python lm.py predict  --checkpoint runs/small "the stock market"
     python lm.py generate --checkpoint runs/small --num_words 50 --seed 1
     python lm.py score    --checkpoint runs/small some_text.txt [--sentences]
+    echo "the stock market fell" | python lm.py score --checkpoint runs/small -
     python lm.py evaluate --checkpoint runs/small [--data_path data]
     python lm.py export   --checkpoint runs/small exported_model
 
@@ -91,7 +92,7 @@ def parse_args(argv):
   takes_text(generate)
 
   score = command("score", "perplexity of a text file (one sentence a line)")
-  score.add_argument("file")
+  score.add_argument("file", help="the text; - for standard input")
   score.add_argument("--sentences", action="store_true",
                      help="also print each line's log-probability")
   takes_text(score)
@@ -107,6 +108,16 @@ def parse_args(argv):
   export = command("export", "write a TensorFlow SavedModel for serving")
   export.add_argument("output", help="new folder for the SavedModel")
   return parser.parse_args(argv)
+
+
+def read_text_argument(path):
+  """The text of a file, or of standard input for "-"."""
+  if path != "-":
+    return reader.read_text(path)
+  try:
+    return sys.stdin.buffer.read().decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise InputError("standard input is not UTF-8 text: %s" % e) from None
 
 
 def note_unknown_words(lm, words):
@@ -141,9 +152,10 @@ def run(args):
     text = " ".join(prompt + words)
     print(text.replace(" %s " % reader.EOS, "\n").replace(reader.EOS, "\n"))
   elif args.command == "score":
-    lines = reader.read_text(args.file).splitlines()
+    what = "standard input" if args.file == "-" else args.file
+    lines = read_text_argument(args.file).splitlines()
     words_per_line = [read(line) for line in lines]
-    perplexity, per_line = lm.score_lines(words_per_line, args.file)
+    perplexity, per_line = lm.score_lines(words_per_line, what)
     note_unknown_words(lm, [word for words in words_per_line for word in words])
     if args.sentences:
       for number, (log_prob, count) in enumerate(per_line, 1):

@@ -1,5 +1,6 @@
 """Using a trained checkpoint: predict, generate, score, evaluate, export."""
 
+import io
 import json
 import os
 import re
@@ -157,6 +158,27 @@ def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
   assert run("score", "--verbatim", str(tmp_path / "free.txt")).err == (
       "note: not in the model's vocabulary, read as <unk>: A, c,, e., "
       "\"B, f!\"\n")
+
+
+def test_score_reads_standard_input(trained, tmp_path, capsys, monkeypatch):
+  checkpoint = "--checkpoint=" + trained[0]
+  text = "a b c d e\nb c d e f\n"
+  (tmp_path / "two.txt").write_text(text)
+  assert lm.main(["score", "--sentences", str(tmp_path / "two.txt"),
+                  checkpoint]) == 0
+  from_file = capsys.readouterr().out
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+      text.encode())))
+  assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
+  assert capsys.readouterr().out == from_file
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xff a")))
+  assert lm.main(["score", "-", checkpoint]) == 1
+  assert capsys.readouterr().err.startswith(
+      "error: standard input is not UTF-8 text")
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+  assert lm.main(["score", "-", checkpoint]) == 1
+  assert capsys.readouterr().err == (
+      "error: standard input has no word of the model's vocabulary\n")
 
 
 def test_exported_model_runs_without_this_project(trained, tmp_path):
