@@ -14,7 +14,6 @@ import tensorflow as tf
 import checkpoints
 from errors import InputError
 from model import PTBModel
-from ptb_words import ptb_words
 import reader
 
 # Words scored per model call; the state carries over, so the result does
@@ -60,10 +59,6 @@ class LanguageModel:
     logits, state = self.model(inputs, state)
     log_probs = tf.nn.log_softmax(logits[0])
     return tf.gather(log_probs, targets[0], batch_dims=1), state
-
-  def words(self, text):
-    """The words of free text as the PTB files write them (see ptb_words)."""
-    return ptb_words(text, self.word_to_id)
 
   def unknown_words(self, words):
     """The words the vocabulary lacks, each once, in order of appearance."""

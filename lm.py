@@ -22,6 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import download  # pylint: disable=g-import-not-at-top
 from errors import exit_status_of
 from errors import InputError
+from ptb_words import ptb_lines
+from ptb_words import ptb_words
 import reader
 
 # How many unknown words the note on stderr names.
@@ -135,7 +137,11 @@ def note_unknown_words(lm, words):
 def run(args):
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)
-  read = str.split if getattr(args, "verbatim", False) else lm.words
+  verbatim = getattr(args, "verbatim", False)
+
+  def read(text):
+    return text.split() if verbatim else ptb_words(text, lm.word_to_id)
+
   if args.command == "predict":
     prompt = read(args.prompt)
     if not prompt:
@@ -153,8 +159,9 @@ def run(args):
     print(text.replace(" %s " % reader.EOS, "\n").replace(reader.EOS, "\n"))
   elif args.command == "score":
     what = "standard input" if args.file == "-" else args.file
-    lines = read_text_argument(args.file).splitlines()
-    words_per_line = [read(line) for line in lines]
+    text = read_text_argument(args.file)
+    words_per_line = ([line.split() for line in text.splitlines()] if verbatim
+                      else ptb_lines(text, lm.word_to_id))
     perplexity, per_line = lm.score_lines(words_per_line, what)
     note_unknown_words(lm, [word for words in words_per_line for word in words])
     if args.sentences:

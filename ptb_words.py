@@ -3,19 +3,24 @@
 The PTB files are lower case; every number is N (so is a percent sign:
 "5 %" is "N N"); the Penn Treebank's clitics are words of their own ("it
 's", "do n't", "investors '"); most punctuation is gone, but "$", "&" and
-"#" stay. A user's "The market's 5.5% rise, in $1,000 bills." therefore
-reads as "the market 's N N rise in $ N bills". A word that is in the
+"#" stay; every sentence ends in <eos> (in the files, a line end). A user's
+"The market's 5.5% rise, in $1,000 bills. It fell." therefore reads as "the
+market 's N N rise in $ N bills <eos> it fell <eos>". A word that is in the
 vocabulary as it stands is never changed, so PTB text, and a model trained
 on text with other conventions, read exactly as before.
 """
 
 import re
 
+from reader import EOS
+
 NUMBER = "N"
 # Longest first, so that "n't" is taken before "'" could be.
 CLITICS = ("n't", "'s", "'re", "'ve", "'m", "'ll", "'d", "'")
 # Dropped from either end of a word that is not in the vocabulary.
 DROPPED_PUNCTUATION = ".,;:!?\"()[]{}`-"
+# Dropped too, but a word they end is the end of a sentence.
+SENTENCE_ENDS = ".!?"
 SPLIT_PREFIXES = ("$", "#")
 # Longer tokens are left as they are (PTB's longest word has 19 characters).
 LONGEST_WORD = 100
@@ -30,20 +35,25 @@ def ptb_words(text, vocabulary):
   model's vocabulary (a set or dict of words)."""
   words = []
   for token in text.translate(PLAIN_QUOTES).split():
-    words.extend(_spell(token, vocabulary))
+    token_words, ends_sentence = _spell(token, vocabulary)
+    words.extend(token_words)
+    if ends_sentence and EOS in vocabulary and words and words[-1] != EOS:
+      words.append(EOS)
   return words
 
 
 def _spell(token, vocabulary):
-  """The PTB words for one whitespace-separated token (maybe none).
+  """The PTB words for one whitespace-separated token (maybe none), and
+  whether the token ends a sentence.
 
   Peels one thing at a time off the token until what is left is a word of
   the vocabulary or nothing more can be peeled.
   """
   if len(token) > LONGEST_WORD:
-    return [token]  # no word of any vocabulary: one unknown word, quickly
+    return [token], False  # no word of any vocabulary: one unknown word
   percent = NUMBER if NUMBER in vocabulary else "%"
   front, back = [], []  # words split off either end
+  ends_sentence = False
   word = token
   while word and word not in vocabulary:
     lower = word.lower()
@@ -52,6 +62,9 @@ def _spell(token, vocabulary):
     if lower in vocabulary:
       word = lower
     elif word[-1] in DROPPED_PUNCTUATION:
+      # "it." ends a sentence, "..." or "-" alone does not.
+      ends_sentence |= (word[-1] in SENTENCE_ENDS
+                        and any(c.isalnum() for c in word))
       word = word[:-1]
     elif word[0] in DROPPED_PUNCTUATION:
       word = word[1:]
@@ -71,4 +84,12 @@ def _spell(token, vocabulary):
       word = word[:-len(clitic)]
     else:
       break
-  return front + ([word] if word else []) + back
+  return front + ([word] if word else []) + back, ends_sentence
+
+
+def ptb_lines(text, vocabulary):
+  """The words of each line of `text` (see ptb_words), where a line's end
+  is a sentence end of its own, as in the PTB files: a full stop at the end
+  of a line adds no second <eos>."""
+  lines = [ptb_words(line, vocabulary) for line in text.splitlines()]
+  return [words[:-1] if words[-1:] == [EOS] else words for words in lines]

@@ -139,7 +139,9 @@ def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
 
   ptb = run("predict", "a b c")
   assert ptb.err == ""
-  assert run("predict", "A, B C.") == ptb
+  assert run("predict", "A, B C") == ptb
+  # A full stop ends the sentence, as <eos> does.
+  assert run("predict", "D E. \u201cA, B C") == run("predict", "d e <eos> a b c")
   assert run("generate", "--prompt=\u201cB C", "--top_k=1").out.startswith(
       "b c d e")
   # The note names the words read as <unk>; predictions go on.

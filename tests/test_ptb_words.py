@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from ptb_words import ptb_lines
 from ptb_words import ptb_words
 import reader
 
@@ -11,7 +12,8 @@ import reader
 VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
               "rise", "in", "bills", "u.s.", "mr.", "smith", "hello",
               "quietly", "she", "said", "1980s", "30-year", "N", "$", "#",
-              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'80s"}
+              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'80s", "he", "no",
+              "then", "left", "fell", "etc."}
 
 
 @pytest.mark.parametrize("text, words", [
@@ -19,10 +21,12 @@ VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
     ("It's", "it 's"),
     ("don't can't won't", "do n't ca n't wo n't"),
     ("investors' rise", "investors ' rise"),
-    ("The market's 5.5% rise, in $1,000 bills.",
-     "the market 's N N rise in $ N bills"),
+    ("The market's 5.5% rise, in $1,000 bills. It fell.",
+     "the market 's N N rise in $ N bills <eos> it fell <eos>"),
     ("5 % 12 -3 .5 1/2 10:30", "N N N N N N N"),
-    ("U.S., Mr. Smith.", "u.s. mr. smith"),
+    ("U.S., Mr. Smith.", "u.s. mr. smith <eos>"),
+    ("He said: \"No!\" Then -- ... left?!", "he said no <eos> then left <eos>"),
+    ("in the U.S. Then etc. It fell.", "in the u.s. then etc. it fell <eos>"),
     ("\u201cHello,\u201d she said -- 'quietly' \u2018it\u2019s\u2019",
      "hello she said quietly it 's"),
     ("-- ... '' ( ) !", ""),
@@ -35,6 +39,11 @@ def test_free_text_reads_as_ptb_writes_it(text, words):
   assert ptb_words(text, VOCABULARY) == words.split()
 
 
+def test_a_line_end_is_the_sentence_end_of_its_line():
+  assert ptb_lines("It fell.\n\nHe left. It fell\n...\n", VOCABULARY) == [
+      ["it", "fell"], [], ["he", "left", "<eos>", "it", "fell"], []]
+
+
 def test_a_word_of_the_vocabulary_is_never_changed():
   vocabulary = {"Apple", "it's", "5", "3.5%", "--"}
   assert ptb_words("Apple it's 5 3.5% -- N.", vocabulary) == [
@@ -42,10 +51,11 @@ def test_a_word_of_the_vocabulary_is_never_changed():
 
 
 def test_conventions_the_vocabulary_lacks_are_not_applied():
-  # No N, no clitics: numbers and contractions stay as written.
+  # No N, no clitics, no <eos>: numbers, contractions and full stops are
+  # left as they are or dropped.
   vocabulary = {"the", "do"}
-  assert ptb_words("The 5 % don't 7%", vocabulary) == [
-      "the", "5", "%", "don't", "7", "%"]
+  assert ptb_words("The 5 % don't 7%. The", vocabulary) == [
+      "the", "5", "%", "don't", "7", "%", "the"]
 
 
 def test_a_huge_token_is_one_unknown_word():
