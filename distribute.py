@@ -11,6 +11,7 @@ compute exactly the one-device update (see trainer.Trainer). Only the chief
 worker prints, saves checkpoints and writes summaries.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -135,6 +136,29 @@ class Watchdog:
   def __exit__(self, *exc_info):
     self.process.stdin.close()  # the block ended: the watchdog exits
     self.process.wait()
+
+
+@contextlib.contextmanager
+def lost_workers_reported():
+  """In a cluster, a worker that stops or dies in the middle of a step
+  leaves the others with sums that can never complete, and TensorFlow
+  raises in them (Unavailable or Aborted when the connection drops,
+  DeadlineExceeded after --connect_timeout_secs). That is one error line
+  here, not a traceback."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    yield
+  except (tf.errors.UnavailableError, tf.errors.AbortedError,
+          tf.errors.CancelledError, tf.errors.DeadlineExceededError) as e:
+    cluster = cluster_from_environment()
+    if not cluster:
+      raise
+    raise InputError(
+        "worker %d of %s lost the other workers (%s): one of them stopped or "
+        "failed. Start every worker again with the same command to resume "
+        "from the chief's last checkpoint" % (
+            cluster["task"]["index"], ", ".join(cluster["cluster"]["worker"]),
+            type(e).__name__)) from None
 
 
 def is_chief(strategy):

@@ -127,7 +127,8 @@ def train(config, data):
                                       FLAGS.connect_timeout_secs)
   chief = distribute.is_chief(strategy)
   with supervisor.StopOnSignal() as stop_requested, \
-      distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path:
+      distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
+      distribute.lost_workers_reported():
     try:
       trainer.train_and_evaluate(config, data, save_path=save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,

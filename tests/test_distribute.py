@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -187,6 +188,39 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   assert chief == pytest.approx(expected, rel=1e-4)
   assert (save_path / "config.json").exists()
   assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_a_worker_that_loses_the_others_says_so_in_one_line(toy_corpus,
+                                                            tmp_path):
+  """The chief is stopped (SIGTERM) mid-run; the other worker, whose sums
+  can no longer complete, exits with one error line, not a traceback."""
+  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  processes = [subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
+       "--data_path=" + toy_corpus, *TOY_FLAGS, "--max_max_epoch=1000",
+       "--save_path=" + str(tmp_path / "run"), "--connect_timeout_secs=60"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, TF_CONFIG=tf_config(workers, index),
+               PYTHONUNBUFFERED="1"))
+               for index in range(2)]
+  try:
+    assert processes[0].stdout.readline().startswith("Epoch: 1 ")
+    processes[0].send_signal(signal.SIGTERM)
+    outputs = [process.communicate(timeout=120) for process in processes]
+  finally:
+    for process in processes:
+      process.kill()
+  assert processes[0].returncode == 143
+  assert "SIGTERM: stopped in epoch" in outputs[0][1]
+  assert processes[1].returncode == 1
+  assert "Traceback" not in outputs[1][1]
+  errors = [l for l in outputs[1][1].splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1, outputs[1][1]
+  assert errors[0].startswith("error: worker 1 of %s lost the other workers ("
+                              % ", ".join(workers)), errors[0]
+  assert errors[0].endswith("one of them stopped or failed. Start every "
+                            "worker again with the same command to resume "
+                            "from the chief's last checkpoint"), errors[0]
 
 
 def test_a_worker_alone_gives_up_with_a_clear_error(toy_corpus):
