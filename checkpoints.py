@@ -129,8 +129,11 @@ class TrainingCheckpoint:
   exactly what the uninterrupted one would have.
   """
 
-  def __init__(self, save_path, trainer):
+  def __init__(self, save_path, trainer, resume_from=None):
     self.save_path = save_path
+    # Another worker than the chief resumes from the chief's folder and
+    # saves into a folder of its own (see distribute.WorkerSavePath).
+    self.resume_from = resume_from or save_path
     self.epochs_done = tf.Variable(0, dtype=tf.int64)
     self.step_in_epoch = tf.Variable(0, dtype=tf.int64)
     self.epoch_costs = tf.Variable(0.0, dtype=tf.float64)
@@ -154,11 +157,11 @@ class TrainingCheckpoint:
     """
     if os.path.exists(self.save_path) and not os.path.isdir(self.save_path):
       raise InputError("save path %s is not a folder" % self.save_path)
-    latest = latest_checkpoint(self.save_path)
+    latest = latest_checkpoint(self.resume_from)
     if latest is None:
       save_metadata(self.save_path, config, word_to_id)
       return 0, None
-    saved = check_compatible(self.save_path, config, word_to_id)
+    saved = check_compatible(self.resume_from, config, word_to_id)
     restore(self.checkpoint, latest)
     save_metadata(self.save_path, config, word_to_id)
     step = int(self.step_in_epoch.numpy())
@@ -168,7 +171,7 @@ class TrainingCheckpoint:
                                                config.num_steps):
       raise InputError(
           "the run in %s stopped mid-epoch with batch_size=%d, num_steps=%d; "
-          "resume it with the same values" % (self.save_path,
+          "resume it with the same values" % (self.resume_from,
                                               saved.batch_size,
                                               saved.num_steps))
     progress = (step, float(self.epoch_costs.numpy()),

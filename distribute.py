@@ -161,6 +161,24 @@ def lost_workers_reported():
             type(e).__name__)) from None
 
 
+def check_same_start(strategy, epochs_done, step):
+  """In a cluster, every worker must resume where the chief does: from the
+  chief's checkpoint, read from --save_path, which every worker must see
+  (a shared filesystem). Otherwise their steps would not match."""
+  if not cluster_from_environment():
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  here = tf.constant([[epochs_done, step]], tf.int64)
+  everyone = tf.function(lambda: strategy.gather(
+      strategy.run(lambda: tf.identity(here)), axis=0))().numpy()
+  if (everyone != everyone[0]).any():
+    raise InputError(
+        "the workers would resume at different points (epoch %d batch %d "
+        "here); every worker must read the chief's checkpoint: give all "
+        "the same --save_path on a filesystem they share"
+        % (epochs_done + 1, step))
+
+
 def is_chief(strategy):
   """Whether this process is the one that prints and saves."""
   resolver = getattr(strategy, "cluster_resolver", None)

@@ -135,16 +135,18 @@ def train(config, data):
                                  use_fp16=FLAGS.use_fp16, strategy=strategy,
                                  log=print if chief else lambda _: None,
                                  stop_requested=stop_requested,
-                                 save_every_secs=FLAGS.save_every_secs)
+                                 save_every_secs=FLAGS.save_every_secs,
+                                 resume_from=FLAGS.save_path)
     except supervisor.Interrupted as interrupted:
+      # Without a signal of its own, a worker stops with the others.
+      why = stop_requested.signal_name or "another worker's stop"
       if FLAGS.save_path:
         print("%s: %s; saved to %s: run the same command to resume"
-              % (stop_requested.signal_name, interrupted, FLAGS.save_path),
-              file=sys.stderr)
+              % (why, interrupted, FLAGS.save_path), file=sys.stderr)
       else:
-        print("%s: %s; nothing saved (no --save_path)"
-              % (stop_requested.signal_name, interrupted), file=sys.stderr)
-      return 128 + signal.Signals[stop_requested.signal_name]
+        print("%s: %s; nothing saved (no --save_path)" % (why, interrupted),
+              file=sys.stderr)
+      return 128 + signal.Signals[stop_requested.signal_name or "SIGTERM"]
   return 0
 
 

@@ -78,6 +78,14 @@ class Supervisor:
     self.save_every_secs = save_every_secs
     self.last_save = time.monotonic()
 
+  def wishes(self):
+    """This worker's [stop, save] before a replicated step (1.0 for yes);
+    the step returns what all workers wished (see trainer.Trainer)."""
+    return [float(self.stop_requested()), float(self._save_due())]
+
+  def _save_due(self):
+    return time.monotonic() - self.last_save >= self.save_every_secs
+
   def save(self, epochs_done, progress=None):
     if self.checkpoint:
       self.checkpoint.save(epochs_done, progress)
@@ -87,7 +95,7 @@ class Supervisor:
     """The after-step hook of training epoch `epoch` (1-based)."""
     costs_since_summary = []
 
-    def after_step(progress, cost):
+    def after_step(progress, cost, agreed):
       costs_since_summary.append(cost)
       global_step = (epoch - 1) * epoch_size + progress.step
       if self.summaries and global_step % SUMMARY_EVERY_STEPS == 0:
@@ -98,11 +106,12 @@ class Supervisor:
                             / len(costs_since_summary))
           tf.summary.scalar("Learning Rate", learning_rate)
         costs_since_summary.clear()
-      if self.stop_requested():
+      stop, save_due = agreed or (self.stop_requested(), self._save_due())
+      if stop:
         self.save(epoch - 1, progress)
         raise Interrupted("in epoch %d at batch %d of %d"
                           % (epoch, progress.step, epoch_size), progress)
-      if time.monotonic() - self.last_save >= self.save_every_secs:
+      if save_due:
         self.save(epoch - 1, progress)
 
     return after_step
@@ -112,8 +121,8 @@ class Supervisor:
     the epoch's finished training (`trained`, its EpochProgress), so that
     the resumed run only validates it again."""
 
-    def after_step(progress, cost):
-      del progress, cost
+    def after_step(progress, cost, agreed):
+      del progress, cost, agreed  # evaluation steps are not replicated
       if self.stop_requested():
         self.save(epoch - 1, trained)
         raise Interrupted("while validating epoch %d" % epoch, trained)
@@ -123,8 +132,8 @@ class Supervisor:
   def test_hook(self):
     """The after-step hook of the test pass: every epoch is saved already."""
 
-    def after_step(progress, cost):
-      del progress, cost
+    def after_step(progress, cost, agreed):
+      del progress, cost, agreed  # evaluation steps are not replicated
       if self.stop_requested():
         raise Interrupted("in the test pass")
 

@@ -8,6 +8,7 @@ import time
 import tensorflow as tf
 
 from checkpoints import TrainingCheckpoint
+import distribute
 from errors import InputError
 from model import PTBModel, sequence_cost
 import reader
@@ -78,7 +79,8 @@ class Trainer:
     self._apply(gradients, learning_rate)
     return cost, state
 
-  def _replicated_train_step(self, inputs, targets, state, learning_rate):
+  def _replicated_train_step(self, inputs, targets, state, learning_rate,
+                             wishes):
     """The single-device step, computed by N replicas.
 
     Every replica gets the whole batch and state and takes its share of the
@@ -86,6 +88,11 @@ class Trainer:
     divided by the whole batch_size, so that the replicas' costs and
     gradients, summed, are the whole batch's; the new state is gathered
     back in row order. So every update is the one-device update.
+
+    `wishes` [stop, save] (1.0 for yes) are this worker's; they are summed
+    with the gradients, and the step returns whether any worker wished
+    each, so that all workers stop or save after the same batch even when
+    a signal reached only one of them.
     """
     dropout_seed = self.dropout_rng.make_seeds(1)[:, 0]
     batch_size = inputs.shape[0]
@@ -103,30 +110,32 @@ class Trainer:
       cost, gradients, new_state = self._replica_gradients(
           mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_seed,
           rows=(first, batch_size))
-      cost, gradients = context.all_reduce(
-          tf.distribute.ReduceOp.SUM, (cost, gradients))
-      return cost, gradients, context.all_gather(new_state, axis=2)
+      cost, gradients, wished = context.all_reduce(
+          tf.distribute.ReduceOp.SUM, (cost, gradients, tf.identity(wishes)))
+      return cost, gradients, wished, context.all_gather(new_state, axis=2)
 
-    cost, gradients, state = self.strategy.run(replica_step)
+    cost, gradients, wished, state = self.strategy.run(replica_step)
     # All replicas hold the same sums; the update takes one copy and
     # applies it to every replica's weights.
     local = self.strategy.experimental_local_results
     self._apply([local(gradient)[0] for gradient in gradients], learning_rate)
-    return local(cost)[0], local(state)[0]
+    return local(cost)[0], local(state)[0], local(wished)[0] > 0
 
   def _eval_step(self, inputs, targets, state):
     logits, state = self.model(inputs, state)
     return sequence_cost(logits, targets), state
 
   def run_epoch(self, batches, learning_rate=None, log=None, resume=None,
-                after_step=None):
+                after_step=None, wishes=None):
     """One pass over `batches`; returns its EpochProgress at the end.
 
     Trains when `learning_rate` is given, else only evaluates. With `log`,
     prints the reference's progress line about ten times in the pass.
     `resume` (an EpochProgress) continues a pass where it was interrupted.
-    `after_step(progress, cost)` is called after every batch (see
+    `after_step(progress, cost, agreed)` is called after every batch (see
     supervisor.Supervisor: it may save, or stop the pass by raising).
+    Replicated training asks `wishes()` for this worker's [stop, save]
+    before each step, and `agreed` is what all workers wished (else None).
     """
     progress = resume or EpochProgress(
         step=0, costs=0.0, iters=0,
@@ -137,8 +146,15 @@ class Trainer:
     start_time, words_since_start = time.time(), 0
     for step in range(progress.step, len(batches)):
       inputs, targets = batches.batch(step)
+      agreed = None
       if learning_rate is None:
         cost, state = self.eval_step(inputs, targets, progress.state)
+      elif self.strategy:
+        cost, state, agreed = self.train_step(
+            inputs, targets, progress.state,
+            tf.constant(learning_rate, tf.float32),
+            tf.constant(wishes() if wishes else [0, 0], tf.float32))
+        agreed = tuple(agreed.numpy())
       else:
         cost, state = self.train_step(
             inputs, targets, progress.state,
@@ -151,7 +167,7 @@ class Trainer:
         log(PROGRESS_LINE % (step / len(batches), progress.perplexity(),
                              words_since_start / (time.time() - start_time)))
       if after_step is not None:
-        after_step(progress, cost)
+        after_step(progress, cost, agreed)
     return progress
 
 
@@ -186,15 +202,16 @@ TEST_WINDOW = 500
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
                        use_fp16=False, log=print, stop_requested=None,
                        save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS,
-                       strategy=None):
+                       strategy=None, resume_from=None):
   """The reference's main loop: train, validate each epoch, then test.
 
   `data` is a reader.PTBData. With `save_path`, resumes where the last run
-  saved, checkpoints after every epoch and every `save_every_secs` seconds,
-  and writes TensorBoard summaries. When `stop_requested()` turns true the
-  run saves and raises supervisor.Interrupted. With a tf.distribute
-  `strategy` the training steps are replicated (see Trainer). Returns the
-  final (train, valid, test) perplexities.
+  saved (or where the run in `resume_from` saved), checkpoints after every
+  epoch and every `save_every_secs` seconds, and writes TensorBoard
+  summaries. When `stop_requested()` turns true the run saves and raises
+  supervisor.Interrupted. With a tf.distribute `strategy` the training
+  steps are replicated (see Trainer). Returns the final (train, valid,
+  test) perplexities.
   """
   if len(data.word_to_id) > config.vocab_size:
     raise InputError("the data has %d words but vocab_size is %d; pass "
@@ -211,11 +228,13 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   checkpoint = summaries = resume = None
   epochs_done = 0
   if save_path:
-    checkpoint = TrainingCheckpoint(save_path, trainer)
+    checkpoint = TrainingCheckpoint(save_path, trainer, resume_from)
     epochs_done, saved_progress = checkpoint.restore_or_start(
         config, data.word_to_id)
     if saved_progress:
       resume = EpochProgress(*saved_progress)
+    distribute.check_same_start(strategy, epochs_done,
+                                resume.step if resume else 0)
     summaries = tf.summary.create_file_writer(save_path)
   watch = supervisor.Supervisor(checkpoint, summaries, stop_requested,
                                 save_every_secs)
@@ -227,7 +246,8 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
     trained = trainer.run_epoch(
         train_batches, learning_rate, log=log, resume=resume,
         after_step=watch.training_hook(epoch, learning_rate,
-                                       len(train_batches)))
+                                       len(train_batches)),
+        wishes=watch.wishes)
     resume = None
     train_perplexity = trained.perplexity()
     log("Epoch: %d Train Perplexity: %.3f" % (epoch, train_perplexity))

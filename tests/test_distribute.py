@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -46,8 +47,14 @@ def test_one_step_equals_one_device(replicas):
     model = trainer.Trainer(CONFIG, seed=3, strategy=strategy)
     inputs, targets = random_batch(1)
     state = tf.random.stateless_uniform([1, 2, 4, 16], [1, 2])
-    cost, new_state = model.train_step(inputs, targets, state,
-                                       tf.constant(1.0))
+    if strategy:
+      # This worker wishes to stop, not to save: so do all (it is alone).
+      cost, new_state, agreed = model.train_step(
+          inputs, targets, state, tf.constant(1.0), tf.constant([1.0, 0.0]))
+      assert agreed.numpy().tolist() == [True, False]
+    else:
+      cost, new_state = model.train_step(inputs, targets, state,
+                                         tf.constant(1.0))
     weights = [v.numpy() for v in model.model.trainable_variables]
     results.append((float(cost), new_state.numpy(), weights))
   (cost, state, weights), (cost_n, state_n, weights_n) = results
@@ -190,28 +197,86 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   assert os.listdir(tmp_path / "tmp") == []
 
 
-def test_a_worker_that_loses_the_others_says_so_in_one_line(toy_corpus,
-                                                            tmp_path):
-  """The chief is stopped (SIGTERM) mid-run; the other worker, whose sums
-  can no longer complete, exits with one error line, not a traceback."""
+def start_workers(toy_corpus, save_path, *flags, save_paths=None):
+  """Two workers on 127.0.0.1 of one training, their output unbuffered."""
   workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
-  processes = [subprocess.Popen(
+  save_paths = save_paths or [save_path] * 2
+  return workers, [subprocess.Popen(
       [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
-       "--data_path=" + toy_corpus, *TOY_FLAGS, "--max_max_epoch=1000",
-       "--save_path=" + str(tmp_path / "run"), "--connect_timeout_secs=60"],
+       "--data_path=" + toy_corpus, *TOY_FLAGS, *flags,
+       "--save_path=" + str(save_paths[index]), "--connect_timeout_secs=60"],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
       env=dict(os.environ, TF_CONFIG=tf_config(workers, index),
                PYTHONUNBUFFERED="1"))
-               for index in range(2)]
+                   for index in range(2)]
+
+
+def finish(processes, timeout=240):
   try:
-    assert processes[0].stdout.readline().startswith("Epoch: 1 ")
-    processes[0].send_signal(signal.SIGTERM)
-    outputs = [process.communicate(timeout=120) for process in processes]
+    return [process.communicate(timeout=timeout) for process in processes]
   finally:
     for process in processes:
       process.kill()
-  assert processes[0].returncode == 143
-  assert "SIGTERM: stopped in epoch" in outputs[0][1]
+
+
+def test_a_stop_reaching_one_worker_stops_all_at_the_same_batch(
+    toy_corpus, tmp_path):
+  """SIGTERM to the second worker only: both stop after the same batch
+  (the wish to stop travels with the step's sums), the chief saves, and
+  the resumed run prints what an unstopped one prints."""
+  alone = run("--data_path=" + toy_corpus, *TOY_FLAGS)
+  _, processes = start_workers(toy_corpus, tmp_path / "run")
+  assert processes[0].stdout.readline().startswith("Epoch: 1 ")
+  processes[1].send_signal(signal.SIGTERM)
+  outputs = finish(processes)
+  assert [p.returncode for p in processes] == [143, 143], outputs
+  stops = [re.search(r"stopped in epoch \d+ at batch \d+ of \d+", err)
+           for _, err in outputs]
+  assert stops[0] and stops[1] and stops[0][0] == stops[1][0], outputs
+  assert "another worker's stop: stopped in" in outputs[0][1]
+  assert "SIGTERM: stopped in" in outputs[1][1]
+  _, processes = start_workers(toy_corpus, tmp_path / "run")
+  outputs = finish(processes)
+  assert [p.returncode for p in processes] == [0, 0], outputs[1][1]
+  resumed = printed_perplexities(outputs[0][0].splitlines())
+  expected = printed_perplexities(alone.stdout.splitlines())
+  assert resumed[-1] == pytest.approx(expected[-1], rel=1e-4)
+
+
+def test_workers_that_would_resume_at_different_points_refuse(toy_corpus,
+                                                              tmp_path):
+  """The second worker cannot see the chief's checkpoint (its --save_path is
+  another, empty folder): both say so in one line rather than train on
+  mismatched steps."""
+  done = run("--data_path=" + toy_corpus, *TOY_FLAGS, "--max_max_epoch=1",
+             "--save_path=" + str(tmp_path / "run"))
+  assert done.returncode == 0, done.stderr
+  _, processes = start_workers(toy_corpus, None, save_paths=[
+      tmp_path / "run", tmp_path / "elsewhere"])
+  outputs = finish(processes)
+  assert [p.returncode for p in processes] == [1, 1], outputs
+  for where, (_, err) in zip(["epoch 2 batch 0", "epoch 1 batch 0"], outputs):
+    assert error_line_of(err) == (
+        "error: the workers would resume at different points (%s here); "
+        "every worker must read the chief's checkpoint: give all the same "
+        "--save_path on a filesystem they share" % where)
+
+
+def error_line_of(stderr):
+  errors = [l for l in stderr.splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1 and "Traceback" not in stderr, stderr
+  return errors[0]
+
+
+def test_a_worker_that_loses_the_others_says_so_in_one_line(toy_corpus,
+                                                            tmp_path):
+  """The chief dies (SIGKILL) mid-run; the other worker, whose sums can no
+  longer complete, exits with one error line, not a traceback."""
+  workers, processes = start_workers(toy_corpus, tmp_path / "run",
+                                     "--max_max_epoch=1000")
+  assert processes[0].stdout.readline().startswith("Epoch: 1 ")
+  processes[0].kill()
+  outputs = finish(processes, timeout=120)
   assert processes[1].returncode == 1
   assert "Traceback" not in outputs[1][1]
   errors = [l for l in outputs[1][1].splitlines() if l.startswith("error: ")]
