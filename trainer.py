@@ -110,6 +110,8 @@ class Trainer:
       cost, gradients, new_state = self._replica_gradients(
           mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_seed,
           rows=(first, batch_size))
+      # tf.identity: a value the replica made; the step's own argument has
+      # no replica device to reduce from.
       cost, gradients, wished = context.all_reduce(
           tf.distribute.ReduceOp.SUM, (cost, gradients, tf.identity(wishes)))
       return cost, gradients, wished, context.all_gather(new_state, axis=2)
