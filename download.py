@@ -75,7 +75,7 @@ def ensure_ptb_files(data_path, url=None):
     return data_path
   for inner in UNPACKED_DATA_FOLDERS:
     unpacked = os.path.join(data_path, inner)
-    if os.path.isdir(data_path) and not missing_files(unpacked):
+    if not missing_files(unpacked):
       say("reading the PTB files in %s" % unpacked)
       return unpacked
   sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
