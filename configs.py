@@ -8,6 +8,11 @@ from errors import InputError
 
 CELLS = ("lstm", "gru")
 
+# The largest whole-number field: no size of this model comes near it, and
+# far beyond it TensorFlow's 64-bit shapes overflow (a traceback, not an
+# out-of-memory error).
+MAX_SIZE = 2**31 - 1
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -47,6 +52,9 @@ class Config:
       if not math.isfinite(value):
         raise InputError("%s must be a finite number, got %r"
                          % (field.name, value))
+      if field.type is int and value > MAX_SIZE:
+        raise InputError("%s must be at most %d, got %r"
+                         % (field.name, MAX_SIZE, value))
     positive = ("init_scale", "learning_rate", "max_grad_norm", "num_layers",
                 "num_steps", "hidden_size", "max_epoch", "max_max_epoch",
                 "batch_size", "vocab_size")

@@ -8,9 +8,11 @@ test perplexity. Every config field can be overridden by a flag of its name
 (--max_max_epoch=1 --hidden_size=50).
 """
 
+import contextlib
 import dataclasses
 import math
 import os
+import re
 import signal
 import sys
 
@@ -56,7 +58,8 @@ flags.DEFINE_enum("rnn_mode", None, ["basic", "block", "cudnn"],
 flags.DEFINE_float("save_every_secs", 600.0,
                   "With --save_path, also save mid-epoch progress this often "
                   "(seconds of training), as the reference's Supervisor did.")
-flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.")
+flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.",
+                     lower_bound=0, upper_bound=2**63 - 1)  # TF's int64 seeds
 for _field in dataclasses.fields(configs.Config):
   _help = "Override the preset's %s." % _field.name
   if _field.type is str:
@@ -128,7 +131,8 @@ def train(config, data):
   chief = distribute.is_chief(strategy)
   with supervisor.StopOnSignal() as stop_requested, \
       distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
-      distribute.lost_workers_reported():
+      distribute.lost_workers_reported(), \
+      out_of_memory_reported():
     try:
       trainer.train_and_evaluate(config, data, save_path=save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
@@ -148,6 +152,29 @@ def train(config, data):
               file=sys.stderr)
       return 128 + signal.Signals[stop_requested.signal_name or "SIGTERM"]
   return 0
+
+
+@contextlib.contextmanager
+def out_of_memory_reported():
+  """A model or batch too large for this machine's memory (a mistyped
+  --hidden_size or --vocab_size) is one error line naming what to shrink.
+  The process then ends at once: after an out-of-memory error in a compiled
+  step, TensorFlow 2.21 aborts while Python cleans up (munmap_chunk():
+  invalid pointer); a run with --save_path resumes from its last save."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    yield
+  except tf.errors.ResourceExhaustedError as e:
+    # TensorFlow's kernels and XLA word it differently.
+    allocation = re.search(r"OOM when allocating tensor with shape\[[0-9,]*\]"
+                           r"|trying to allocate [0-9.]+ ?[KMGT]?i?B", e.message)
+    print("error: out of memory (%s): make --hidden_size, --vocab_size, "
+          "--batch_size or --num_steps smaller"
+          % (allocation.group(0) if allocation else type(e).__name__),
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

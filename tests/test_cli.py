@@ -89,6 +89,11 @@ def error_line(result):
     (["--learning_rate=nan"], "error: learning_rate must be a finite number"),
     (["--init_scale=inf"], "error: init_scale must be a finite number"),
     (["--max_grad_norm=-1"], "error: max_grad_norm must be positive"),
+    (["--seed=-5"], r"--seed=-5: -5 is not an integer in the range "
+                    r"\[0, 9223372036854775807\]"),
+    (["--seed=%d" % 2**63], "is not an integer in the range"),
+    (["--hidden_size=%d" % 10**20], "error: hidden_size must be at most "
+                                     "2147483647, got 100000000000000000000"),
     (["extra"], "unexpected arguments: extra"),
     (["--cell=rnn"], "--cell=rnn: value should be one of <lstm|gru>"),
     (["--cell=gru", "--rnn_mode=block", *TOY_FLAGS],
@@ -105,6 +110,29 @@ def test_data_too_short_for_the_batch_shape(toy_corpus):
                         "--vocab_size=9", "--batch_size=2000"))
   assert "decrease batch_size or num_steps" in line
   assert "batch_size=2000 and num_steps=2" in line
+
+
+def test_a_model_too_large_for_memory_is_one_line(toy_corpus):
+  # The embedding alone would take 8 TB: its creation fails.
+  line = error_line(run("--data_path=" + toy_corpus, "--model=test",
+                        "--vocab_size=%d" % 10**9, "--hidden_size=2000"))
+  assert line == ("error: out of memory (OOM when allocating tensor with "
+                  "shape[1000000000,2000]): make --hidden_size, --vocab_size, "
+                  "--batch_size or --num_steps smaller")
+
+
+def test_a_step_too_large_for_memory_is_one_line(tmp_path):
+  # The weights fit (160 MB each) but the compiled step asks for hundreds of
+  # GiB; afterwards TensorFlow would abort while Python cleans up.
+  lines = patterned_lines(1000)
+  folder = write_corpus(str(tmp_path / "toy"), lines, lines, lines)
+  result = run("--data_path=" + folder, "--model=test",
+               "--vocab_size=%d" % (2 * 10**7), "--num_steps=200")
+  line = error_line(result)
+  assert re.fullmatch(r"error: out of memory \(trying to allocate [0-9.]+GiB\): "
+                      r"make --hidden_size, --vocab_size, --batch_size or "
+                      r"--num_steps smaller", line), line
+  assert result.returncode == 1, result.stderr[-500:]
 
 
 def test_data_path_that_is_a_file(tmp_path):
