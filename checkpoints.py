@@ -65,7 +65,8 @@ def load_vocab(save_path):
     with open(path, encoding="utf-8") as f:
       words = f.read().split("\n")[:-1]
   except (OSError, UnicodeDecodeError) as e:
-    raise InputError("cannot read the vocabulary %s: %s" % (path, e)) from None
+    raise InputError("cannot read the vocabulary %s: %s"
+                     % (path, getattr(e, "strerror", None) or e)) from None
   word_to_id = {}
   for index, word in enumerate(words):
     if not word or word.split() != [word]:

@@ -117,26 +117,37 @@ class LanguageModel:
   def generate(self, num_words, prompt=(), temperature=1.0, top_k=0, seed=0):
     """Samples `num_words` words following `prompt` (default: a sentence
     start). top_k > 0 samples among the k likeliest words only."""
+    return list(self.sample_words(num_words, prompt, temperature, top_k, seed))
+
+  def sample_words(self, num_words, prompt=(), temperature=1.0, top_k=0,
+                   seed=0):
+    """generate()'s words one at a time, as each is drawn (an iterator).
+    Bad arguments raise here, before the first word."""
     if temperature <= 0:
       raise InputError("temperature must be positive, got %r" % temperature)
-    rng = np.random.default_rng(seed)
     if not prompt and reader.EOS not in self.word_to_id:
       raise InputError("the vocabulary has no %s to start a sentence with; "
                        "give a --prompt" % reader.EOS)
     context = (self.known_ids(prompt, "the prompt") if prompt
                else [self.word_to_id[reader.EOS]])
+    return self._samples(num_words, context, temperature, top_k,
+                         np.random.default_rng(seed))
+
+  def _samples(self, num_words, context, temperature, top_k, rng):
     log_probs, state = self._run(context)
-    words = []
     for _ in range(num_words):
-      logits = log_probs / temperature
+      # The likeliest word at 0 before dividing: no temperature, however
+      # small or large, can give inf - inf; the others may go to -inf.
+      with np.errstate(over="ignore"):
+        logits = ((log_probs.astype(np.float64) - log_probs.max())
+                  / temperature)
       if 0 < top_k < len(logits):
         cutoff = np.partition(logits, -top_k)[-top_k]
         logits = np.where(logits >= cutoff, logits, -np.inf)
-      probs = np.exp(logits - logits.max())
+      probs = np.exp(logits)
       next_id = int(rng.choice(len(probs), p=probs / probs.sum()))
-      words.append(self.id_to_word[next_id])
+      yield self.id_to_word[next_id]
       log_probs, state = self._run([next_id], state)
-    return words
 
   def score_lines(self, words_per_line, what):
     """Scores text given as the words of each line, as the reference's test

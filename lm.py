@@ -12,6 +12,7 @@ loading and error handling, and `python lm.py --help` lists them all.
 """
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -134,6 +135,21 @@ def note_unknown_words(lm, words):
         " and %d more" % more if more > 0 else ""), file=sys.stderr)
 
 
+def print_as_text(words):
+  """Prints words as they come (a long text shows as it is drawn), with
+  spaces between them and <eos> as a line break."""
+  at_line_start = True
+  for word in words:
+    if word == reader.EOS:
+      sys.stdout.write("\n")
+    else:
+      sys.stdout.write(word if at_line_start else " " + word)
+    at_line_start = word == reader.EOS
+    sys.stdout.flush()
+  if not at_line_start:
+    sys.stdout.write("\n")
+
+
 def run(args):
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)
@@ -152,11 +168,10 @@ def run(args):
       print("%-15s %.4f" % (word, probability))
   elif args.command == "generate":
     prompt = read(args.prompt)
-    words = lm.generate(args.num_words, prompt, args.temperature, args.top_k,
-                        args.seed)
+    words = lm.sample_words(args.num_words, prompt, args.temperature,
+                            args.top_k, args.seed)
     note_unknown_words(lm, prompt)
-    text = " ".join(prompt + words)
-    print(text.replace(" %s " % reader.EOS, "\n").replace(reader.EOS, "\n"))
+    print_as_text(itertools.chain(prompt, words))
   elif args.command == "score":
     what = "standard input" if args.file == "-" else args.file
     text = read_text_argument(args.file)

@@ -34,7 +34,8 @@ def read_text(filename):
   except UnicodeDecodeError as e:
     raise InputError("%s is not UTF-8 text: %s" % (filename, e)) from None
   except OSError as e:
-    raise InputError("cannot read %s: %s" % (filename, e)) from None
+    raise InputError("cannot read %s: %s"
+                     % (filename, e.strerror or e)) from None
 
 
 def read_words(filename):

@@ -60,7 +60,8 @@ DAMAGE = {
         lambda d: (d / "config.json").write_text("[1, 2]"),
         "config.json is unreadable: .*must be a mapping"),
     "missing vocab.txt": (lambda d: os.remove(d / "vocab.txt"),
-                          "cannot read the vocabulary .*No such file"),
+                          "cannot read the vocabulary [^:]*: No such file or "
+                          "directory$"),
     "vocab.txt not text": (
         lambda d: (d / "vocab.txt").write_bytes(b"\xff\xfe\x00a\n"),
         "cannot read the vocabulary .*codec can't decode"),

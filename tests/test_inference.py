@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 
@@ -70,9 +71,42 @@ def test_temperature_shapes_the_samples(trained):
   # The same seed at another temperature draws other words.
   assert model.generate(30, ["a"], seed=4, temperature=1.0) != model.generate(
       30, ["a"], seed=4, temperature=5.0)
-  # A very low temperature leaves only the likeliest word, for any seed.
-  for seed in range(3):
-    assert model.generate(30, ["a"], seed=seed, temperature=1e-3) == greedy
+  # A very low temperature leaves only the likeliest word, for any seed,
+  # down to temperatures that overflow a division.
+  for seed, temperature in enumerate([1e-3, 1e-300, 1e-310]):
+    assert model.generate(30, ["a"], seed=seed,
+                          temperature=temperature) == greedy
+  # A very high one draws every word alike.
+  words = model.generate(300, ["a"], seed=1, temperature=1e300)
+  assert set(words) == set(model.id_to_word)
+
+
+def test_generated_text_streams_and_stops_when_its_reader_does(trained):
+  """Words appear as they are drawn (so a long text can be read, or cut
+  short by `head`, before it ends); a closed pipe ends the program quietly."""
+  generating = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "lm.py"), "generate",
+       "--checkpoint=" + trained[0], "--prompt=a", "--top_k=1",
+       "--num_words=%d" % 10**9], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  ready, _, _ = select.select([generating.stdout], [], [], 120)
+  if not ready:
+    generating.kill()
+  assert ready, "no word within 120 s: the text is not printed as it comes"
+  first_line = generating.stdout.readline()
+  assert first_line.startswith("a b c") and first_line.endswith("\n")
+  generating.stdout.close()
+  assert generating.wait(timeout=120) == 141
+  errors = generating.stderr.read()
+  assert not re.search("^error:", errors, re.M) and "Traceback" not in errors
+  assert "BrokenPipe" not in errors
+
+
+def test_line_ends_print_as_line_breaks(capsys):
+  lm.print_as_text(["<eos>", "a", "b", "<eos>", "<eos>", "c", "<eos>"])
+  assert capsys.readouterr().out == "\na b\n\nc\n"
+  lm.print_as_text(["a"])
+  assert capsys.readouterr().out == "a\n"
 
 
 def test_score_equals_the_training_test_perplexity(trained):

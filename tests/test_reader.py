@@ -59,6 +59,12 @@ def test_missing_file_is_a_clear_error(tmp_path):
     reader.load_ptb(str(tmp_path))
 
 
+def test_a_folder_in_place_of_a_file_is_a_clear_error(tmp_path):
+  with pytest.raises(ValueError) as raised:
+    reader.read_text(str(tmp_path))
+  assert str(raised.value) == "cannot read %s: Is a directory" % tmp_path
+
+
 def test_real_ptb_statistics(ptb_path):
   data = reader.load_ptb(ptb_path)
   assert (len(data.train), len(data.valid), len(data.test)) == (
