@@ -68,7 +68,7 @@ def parse_args(argv):
 
   def command(name, help_text):
     sub = commands.add_parser(name, help=help_text, description=help_text)
-    sub.add_argument("--checkpoint", required=True,
+    sub.add_argument("--checkpoint", required=True, type=os.path.expanduser,
                      help="folder written by ptb_word_lm.py --save_path")
     return sub
 
@@ -95,13 +95,14 @@ def parse_args(argv):
   takes_text(generate)
 
   score = command("score", "perplexity of a text file (one sentence a line)")
-  score.add_argument("file", help="the text; - for standard input")
+  score.add_argument("file", type=os.path.expanduser,
+                     help="the text; - for standard input")
   score.add_argument("--sentences", action="store_true",
                      help="also print each line's log-probability")
   takes_text(score)
 
   evaluate = command("evaluate", "test perplexity of the checkpoint on PTB")
-  evaluate.add_argument("--data_path", default=None,
+  evaluate.add_argument("--data_path", default=None, type=os.path.expanduser,
                         help="PTB folder (downloaded when missing); "
                              "default: data/ beside this script")
   evaluate.add_argument("--data_url", default=None,
@@ -109,7 +110,8 @@ def parse_args(argv):
                              "Mikolov's site, then a copy on GitHub)")
 
   export = command("export", "write a TensorFlow SavedModel for serving")
-  export.add_argument("output", help="new folder for the SavedModel")
+  export.add_argument("output", type=os.path.expanduser,
+                      help="new folder for the SavedModel")
   return parser.parse_args(argv)
 
 

@@ -95,9 +95,15 @@ def parse_flags(argv):
   """absl's flag parsing, with its errors as one `error:` line like every
   other error of the program (absl prints a FATAL line and a hint)."""
   try:
-    return FLAGS(argv)
+    arguments = FLAGS(argv)
   except flags.Error as error:
     sys.exit("error: %s (see %s --help)" % (error, os.path.basename(argv[0])))
+  # The shell leaves ~ as it is after "=" (--save_path=~/runs/small), and
+  # nobody means a folder named "~".
+  for name in ("data_path", "save_path"):
+    if FLAGS[name].value:
+      FLAGS[name].value = os.path.expanduser(FLAGS[name].value)
+  return arguments
 
 
 def main(argv):
@@ -167,7 +173,8 @@ def out_of_memory_reported():
   except tf.errors.ResourceExhaustedError as e:
     # TensorFlow's kernels and XLA word it differently.
     allocation = re.search(r"OOM when allocating tensor with shape\[[0-9,]*\]"
-                           r"|trying to allocate [0-9.]+ ?[KMGT]?i?B", e.message)
+                           r"|trying to allocate [0-9.]+ ?[KMGT]?i?B",
+                           e.message)
     print("error: out of memory (%s): make --hidden_size, --vocab_size, "
           "--batch_size or --num_steps smaller"
           % (allocation.group(0) if allocation else type(e).__name__),

@@ -169,6 +169,29 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
+def test_a_tilde_after_equals_means_home(tmp_path):
+  """`--save_path=~/run`: the shell leaves that ~ alone; both programs read
+  it as the home folder, not as a folder named "~"."""
+  write_corpus(str(tmp_path / "toy"), patterned_lines(400),
+               patterned_lines(60), patterned_lines(60))
+  elsewhere = tmp_path / "elsewhere"
+  elsewhere.mkdir()
+  home = dict(os.environ, HOME=str(tmp_path))
+  trained = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
+       "--data_path=~/toy", "--save_path=~/run", *TOY_FLAGS],
+      capture_output=True, text=True, cwd=elsewhere, env=home, timeout=300)
+  assert trained.returncode == 0, trained.stderr
+  assert os.path.isfile(tmp_path / "run" / "config.json")
+  predicted = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "lm.py"), "predict",
+       "--checkpoint=~/run", "a b"],
+      capture_output=True, text=True, cwd=elsewhere, env=home, timeout=300)
+  assert predicted.returncode == 0, predicted.stderr
+  assert len(predicted.stdout.splitlines()) == 5
+  assert os.listdir(elsewhere) == []
+
+
 def saved_training_flags(tmp_path, train_lines, epochs):
   """Flags of a toy training with --save_path on a corpus of `train_lines`
   training lines (3000 give 899 batches an epoch)."""
