@@ -146,7 +146,8 @@ def train(config, data):
                                  log=print if chief else lambda _: None,
                                  stop_requested=stop_requested,
                                  save_every_secs=FLAGS.save_every_secs,
-                                 resume_from=FLAGS.save_path)
+                                 resume_from=FLAGS.save_path,
+                                 note=print_to_stderr if chief else None)
     except supervisor.Interrupted as interrupted:
       # Without a signal of its own, a worker stops with the others.
       why = stop_requested.signal_name or "another worker's stop"
@@ -158,6 +159,11 @@ def train(config, data):
               file=sys.stderr)
       return 128 + signal.Signals[stop_requested.signal_name or "SIGTERM"]
   return 0
+
+
+def print_to_stderr(line):
+  # Standard output carries the reference's lines alone.
+  print(line, file=sys.stderr)
 
 
 @contextlib.contextmanager

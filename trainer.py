@@ -196,6 +196,17 @@ class EpochProgress(collections.namedtuple(
     return math.exp(self.costs / self.iters)
 
 
+def where_it_resumes(save_path, epochs_done, resume, epoch_size, epochs):
+  """The line that tells a resumed run's user where it goes on from."""
+  if resume:
+    return "resuming %s in epoch %d at batch %d of %d" % (
+        save_path, epochs_done + 1, resume.step, epoch_size)
+  if epochs_done >= epochs:
+    return ("%s has trained %d epochs (of --max_max_epoch=%d): only the test "
+            "pass is left" % (save_path, epochs_done, epochs))
+  return "resuming %s after epoch %d of %d" % (save_path, epochs_done, epochs)
+
+
 # Test words predicted per evaluation step. The reference steps one word at a
 # time; since the state carries over, windows give the same perplexity.
 TEST_WINDOW = 500
@@ -204,7 +215,7 @@ TEST_WINDOW = 500
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
                        use_fp16=False, log=print, stop_requested=None,
                        save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS,
-                       strategy=None, resume_from=None):
+                       strategy=None, resume_from=None, note=None):
   """The reference's main loop: train, validate each epoch, then test.
 
   `data` is a reader.PTBData. With `save_path`, resumes where the last run
@@ -212,8 +223,9 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   epoch and every `save_every_secs` seconds, and writes TensorBoard
   summaries. When `stop_requested()` turns true the run saves and raises
   supervisor.Interrupted. With a tf.distribute `strategy` the training
-  steps are replicated (see Trainer). Returns the final (train, valid,
-  test) perplexities.
+  steps are replicated (see Trainer). `log` gets the reference's lines,
+  `note` (if given) where a resumed run goes on. Returns the final (train,
+  valid, test) perplexities.
   """
   if len(data.word_to_id) > config.vocab_size:
     raise InputError("the data has %d words but vocab_size is %d; pass "
@@ -237,6 +249,9 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
       resume = EpochProgress(*saved_progress)
     distribute.check_same_start(strategy, epochs_done,
                                 resume.step if resume else 0)
+    if note and (epochs_done or resume):
+      note(where_it_resumes(resume_from or save_path, epochs_done, resume,
+                            len(train_batches), config.max_max_epoch))
     summaries = tf.summary.create_file_writer(save_path)
   watch = supervisor.Supervisor(checkpoint, summaries, stop_requested,
                                 save_every_secs)

@@ -224,11 +224,15 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   stdout, stderr = process.communicate(timeout=120)
   assert process.returncode == 130, stderr
   assert "Traceback" not in stderr
-  assert re.search(r"^SIGINT: stopped in epoch 1 at batch \d+ of 2999; saved "
-                   r"to .*: run the same command to resume$", stderr, re.M)
+  stopped = re.search(r"^SIGINT: stopped in epoch 1 at batch (\d+) of 2999; "
+                      r"saved to (.*): run the same command to resume$",
+                      stderr, re.M)
+  assert stopped, stderr
   assert "Test Perplexity" not in stdout
   resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
+  assert "resuming %s in epoch 1 at batch %s of 2999" % (
+      stopped.group(2), stopped.group(1)) in resumed.stderr.splitlines()
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 1 Learning rate: 1.000"
   # It went on from the saved batch: the progress line of batch 10 is past.
@@ -257,6 +261,15 @@ def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 2 Learning rate: 0.500"  # epoch 1 was kept
   assert lines[-1].startswith("Test Perplexity: ")
+  assert "resuming %s after epoch 1 of 3" % (tmp_path / "run") in (
+      resumed.stderr.splitlines())
+  # The same command once more: nothing is left to train, the test pass
+  # gives the same number.
+  finished = run(*flags)
+  assert finished.returncode == 0, finished.stderr
+  assert finished.stdout.splitlines() == lines[-1:]
+  assert ("%s has trained 3 epochs (of --max_max_epoch=3): only the test "
+          "pass is left" % (tmp_path / "run")) in finished.stderr.splitlines()
 
 
 def final_perplexities(stdout):
