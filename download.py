@@ -78,6 +78,7 @@ def ensure_ptb_files(data_path, url=None):
     if not missing_files(unpacked):
       say("reading the PTB files in %s" % unpacked)
       return unpacked
+  _check_present_files_are_ptb(data_path, missing)
   sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   os.makedirs(data_path, exist_ok=True)
@@ -97,14 +98,31 @@ def ensure_ptb_files(data_path, url=None):
             say("%s; trying %s" % (e, sources[sources.index(source) + 1]))
       else:
         raise InputError("; ".join(failures))
-      for name, path in fetched.items():
-        os.replace(path, os.path.join(data_path, name))
+      for name in missing:
+        os.replace(fetched[name], os.path.join(data_path, name))
     say("PTB files from %s saved in %s" % (source, data_path))
   except BaseException:
     if created:  # leave no trace of a download that did not happen
       os.rmdir(data_path)
     raise
   return data_path
+
+
+def _check_present_files_are_ptb(data_path, missing):
+  """A folder with some of the three files is completed by a download only
+  if those it has are PTB's own (a download stopped between two files).
+  Other files there are the user's corpus: neither overwritten nor mixed
+  with PTB's."""
+  for name in [name for name in reader.PTB_FILES if name not in missing]:
+    digest = hashlib.sha256()
+    with open(os.path.join(data_path, name), "rb") as f:
+      while chunk := f.read(1 << 20):
+        digest.update(chunk)
+    if digest.hexdigest() != FILE_SHA256[name]:
+      raise InputError(
+          "%s has %s but no %s: a corpus of your own needs all three files "
+          "(a folder with none of them gets PTB downloaded)"
+          % (data_path, name, ", ".join(missing)))
 
 
 def _fetch(url, path, hash_name):

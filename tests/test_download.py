@@ -116,6 +116,40 @@ def test_good_archive_is_extracted_once(server, fake_checksums, tmp_path,
   assert requests == ["/" + name]  # the second call used the cached files
 
 
+def test_a_download_stopped_between_files_is_completed(server, fake_checksums,
+                                                       tmp_path):
+  base, root, requests = server
+  name = serve(root, make_archive(CONTENTS))
+  data_path = tmp_path / "data"
+  data_path.mkdir()
+  (data_path / reader.TRAIN_FILE).write_bytes(CONTENTS[reader.TRAIN_FILE])
+  assert download.ensure_ptb_files(str(data_path), base + name) == str(
+      data_path)
+  for file_name, data in CONTENTS.items():
+    assert (data_path / file_name).read_bytes() == data
+  assert requests == ["/" + name]
+
+
+def test_a_corpus_of_ones_own_is_never_overwritten(server, fake_checksums,
+                                                   tmp_path):
+  """A folder with the user's own training file but no valid or test file
+  is an error: a download would have replaced it, or mixed PTB into it."""
+  base, root, requests = server
+  name = serve(root, make_archive(CONTENTS))
+  data_path = tmp_path / "mine"
+  data_path.mkdir()
+  (data_path / reader.TRAIN_FILE).write_text(" my own words \n")
+  with pytest.raises(ValueError) as raised:
+    download.ensure_ptb_files(str(data_path), base + name)
+  assert str(raised.value) == (
+      "%s has ptb.train.txt but no ptb.valid.txt, ptb.test.txt: a corpus of "
+      "your own needs all three files (a folder with none of them gets PTB "
+      "downloaded)" % data_path)
+  assert listing(data_path) == [reader.TRAIN_FILE]
+  assert (data_path / reader.TRAIN_FILE).read_text() == " my own words \n"
+  assert requests == []
+
+
 @pytest.mark.parametrize("inner", ["simple-examples/data", "data"])
 def test_the_data_folder_of_an_unpacked_archive_is_found(server, tmp_path,
                                                          capsys, inner):
