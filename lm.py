@@ -79,7 +79,9 @@ def parse_args(argv):
                           "lower case, numbers as N, \"it 's\", no commas)")
 
   predict = command("predict", "the k likeliest next words after a prompt")
-  predict.add_argument("prompt", help="words, e.g. \"the stock market\"")
+  # Quoted or not: `predict the stock market` is the same prompt.
+  predict.add_argument("prompt", nargs="+",
+                       help="words, e.g. \"the stock market\"")
   predict.add_argument("--top_k", type=positive_int, default=5)
   takes_text(predict)
 
@@ -161,7 +163,7 @@ def run(args):
     return text.split() if verbatim else ptb_words(text, lm.word_to_id)
 
   if args.command == "predict":
-    prompt = read(args.prompt)
+    prompt = read(" ".join(args.prompt))
     if not prompt:
       raise InputError("the prompt is empty: give at least one word")
     predictions = lm.next_words(prompt, args.top_k)

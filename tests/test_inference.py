@@ -173,6 +173,7 @@ def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
 
   ptb = run("predict", "a b c")
   assert ptb.err == ""
+  assert run("predict", "a", "b", "c") == ptb  # the prompt left unquoted
   assert run("predict", "A, B C") == ptb
   # A full stop ends the sentence, as <eos> does.
   assert run("predict", "D E. \u201cA, B C") == run("predict", "d e <eos> a b c")
