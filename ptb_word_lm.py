@@ -143,7 +143,7 @@ def train(config, data):
       trainer.train_and_evaluate(config, data, save_path=save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
                                  use_fp16=FLAGS.use_fp16, strategy=strategy,
-                                 log=print if chief else lambda _: None,
+                                 log=print_now if chief else lambda _: None,
                                  stop_requested=stop_requested,
                                  save_every_secs=FLAGS.save_every_secs,
                                  resume_from=FLAGS.save_path,
@@ -159,6 +159,13 @@ def train(config, data):
               file=sys.stderr)
       return 128 + signal.Signals[stop_requested.signal_name or "SIGTERM"]
   return 0
+
+
+def print_now(line):
+  # Written out at once, also into a file or pipe (where Python would hold
+  # it back in a buffer): `tail -f` of a log shows the run as it goes, and a
+  # killed run's log keeps every line it printed.
+  print(line, flush=True)
 
 
 def print_to_stderr(line):

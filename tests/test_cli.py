@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -238,6 +239,29 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   # It went on from the saved batch: the progress line of batch 10 is past.
   assert 0 < sum("perplexity: " in line for line in lines) < 10
   assert lines[-1].startswith("Test Perplexity: ")
+
+
+def test_lines_reach_a_log_file_as_they_are_printed(tmp_path):
+  """Into a file or pipe, Python holds output back in a buffer unless told
+  not to (PYTHONUNBUFFERED, -u); the reference's lines must not wait."""
+  # An epoch long enough (about a minute) that its few lines cannot fill
+  # a buffer before the test's wait is over.
+  flags = saved_training_flags(tmp_path, 200000, epochs=1)
+  environment = {name: value for name, value in os.environ.items()
+                 if name != "PYTHONUNBUFFERED"}
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"), *flags],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env=environment)
+  try:
+    ready, _, _ = select.select([process.stdout], [], [], 40)
+    assert ready, "no line within 40 s"
+    assert process.stdout.readline() == "Epoch: 1 Learning rate: 1.000\n"
+    assert process.poll() is None  # it came while training went on
+  finally:
+    process.kill()
+    process.wait(timeout=60)
+    process.stdout.close()
 
 
 def test_save_path_that_is_a_file(toy_corpus, tmp_path):
