@@ -135,10 +135,10 @@ def train(config, data):
   strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
                                       FLAGS.connect_timeout_secs)
   chief = distribute.is_chief(strategy)
-  with supervisor.StopOnSignal() as stop_requested, \
+  with out_of_memory_reported(), \
+      supervisor.StopOnSignal() as stop_requested, \
       distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
-      distribute.lost_workers_reported(), \
-      out_of_memory_reported():
+      distribute.lost_workers_reported():
     try:
       trainer.train_and_evaluate(config, data, save_path=save_path,
                                  seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
@@ -177,9 +177,10 @@ def print_to_stderr(line):
 def out_of_memory_reported():
   """A model or batch too large for this machine's memory (a mistyped
   --hidden_size or --vocab_size) is one error line naming what to shrink.
-  The process then ends at once: after an out-of-memory error in a compiled
-  step, TensorFlow 2.21 aborts while Python cleans up (munmap_chunk():
-  invalid pointer); a run with --save_path resumes from its last save."""
+  Once the contexts inside this one have cleaned up, the process ends at
+  once: after an out-of-memory error in a compiled step, TensorFlow 2.21
+  aborts while Python cleans up (munmap_chunk(): invalid pointer). A run
+  with --save_path resumes from its last save."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     yield
