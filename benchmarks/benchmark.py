@@ -134,6 +134,10 @@ def main():
   if args.child:
     measure_shape(args.child, args)
     return
+  unknown = [name for name in args.shapes.split(",") if name not in SCHEDULE]
+  if unknown:
+    parser.error("--shapes: unknown %s; choose from %s"
+                 % (", ".join(unknown), ",".join(SCHEDULE)))
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
   if args.num_cpu_devices < 1:

@@ -61,7 +61,8 @@ def main(argv=None):
     try:
       curves, test = read_log(path)
     except (OSError, UnicodeDecodeError) as e:
-      sys.exit("error: cannot read %s: %s" % (path, e))
+      sys.exit("error: cannot read %s: %s"
+               % (path, getattr(e, "strerror", None) or e))
     if not curves["Train"]:
       sys.exit("error: %s has no 'Epoch: N Train Perplexity' line" % path)
     for split, color in (("Train", "tab:blue"), ("Valid", "tab:orange")):

@@ -36,8 +36,12 @@ def hours(seconds):
 
 
 def main(path):
-  with open(path, encoding="utf-8") as f:
-    found = stretches(f)
+  try:
+    with open(path, encoding="utf-8") as f:
+      found = stretches(f)
+  except (OSError, UnicodeDecodeError) as e:
+    sys.exit("error: cannot read %s: %s"
+             % (path, getattr(e, "strerror", None) or e))
   if not found:
     sys.exit("error: %s has no '=== start' line of logged_run.sh" % path)
   for number, (start, commit, seconds, status) in enumerate(found, 1):

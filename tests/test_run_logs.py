@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -91,3 +93,10 @@ def test_plot_reads_the_epochs_of_a_resumed_run(tmp_path):
   assert curves == {"Train": {1: 357.102, 2: 180.0},
                     "Valid": {1: 206.25, 2: 150.0}}
   assert test == 140.5
+
+
+def test_run_time_of_a_missing_log_is_one_line(tmp_path):
+  with pytest.raises(SystemExit) as exited:
+    run_time.main(str(tmp_path / "none.log"))
+  assert exited.value.code == ("error: cannot read %s: No such file or "
+                               "directory" % (tmp_path / "none.log"))
