@@ -60,8 +60,19 @@ flags.DEFINE_float("save_every_secs", 600.0,
                   "(seconds of training), as the reference's Supervisor did.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights and dropout.",
                      lower_bound=0, upper_bound=2**63 - 1)  # TF's int64 seeds
+
+
+def preset_values(field_name):
+  """What each preset sets a field to: "small 200, medium 650, ..."."""
+  values = [(name, getattr(preset, field_name))
+            for name, preset in configs.PRESETS.items()]
+  return ", ".join("%s %s" % (name, "%g" % value if isinstance(value, float)
+                              else value) for name, value in values)
+
+
 for _field in dataclasses.fields(configs.Config):
-  _help = "Override the preset's %s." % _field.name
+  _help = "Override the preset's %s (%s)." % (_field.name,
+                                              preset_values(_field.name))
   if _field.type is str:
     flags.DEFINE_enum(_field.name, None, configs.CELLS, _help)
   elif _field.type is bool:

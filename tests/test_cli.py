@@ -106,6 +106,15 @@ def test_bad_flags(toy_corpus, args, message):
   assert re.search(message, line), line
 
 
+def test_help_gives_each_presets_value():
+  result = run("--help")  # absl's --help exits with status 1
+  text = " ".join(result.stdout.split())  # as absl wrapped it, unwrapped
+  assert ("--hidden_size: Override the preset's hidden_size (small 200, "
+          "medium 650, large 1500, test 2).") in text
+  assert ("--lr_decay: Override the preset's lr_decay (small 0.5, medium "
+          "0.8, large 0.869565, test 0.5).") in text
+
+
 def test_data_too_short_for_the_batch_shape(toy_corpus):
   line = error_line(run("--data_path=" + toy_corpus, "--model=test",
                         "--vocab_size=9", "--batch_size=2000"))
