@@ -82,18 +82,24 @@ def parse_args(argv):
   # Quoted or not: `predict the stock market` is the same prompt.
   predict.add_argument("prompt", nargs="+",
                        help="words, e.g. \"the stock market\"")
-  predict.add_argument("--top_k", type=positive_int, default=5)
+  predict.add_argument("--top_k", type=positive_int, default=5,
+                       help="how many words to list (default: %(default)s)")
   takes_text(predict)
 
   generate = command("generate", "sample text, <eos> printed as a line break")
   generate.add_argument("--prompt", default="",
                         help="words to continue (default: a sentence start)")
-  generate.add_argument("--num_words", type=positive_int, default=50)
+  generate.add_argument("--num_words", type=positive_int, default=50,
+                        help="words to draw (default: %(default)s)")
   generate.add_argument("--temperature", type=positive_float, default=1.0,
-                        help="below 1 likelier words, above 1 more varied")
+                        help="below 1 likelier words, above 1 more varied "
+                             "(default: %(default)s)")
   generate.add_argument("--top_k", type=non_negative_int, default=0,
-                        help="sample among the k likeliest words (0: all)")
-  generate.add_argument("--seed", type=non_negative_int, default=0)
+                        help="sample among the k likeliest words "
+                             "(0: all; default: %(default)s)")
+  generate.add_argument("--seed", type=non_negative_int, default=0,
+                        help="the same seed draws the same text "
+                             "(default: %(default)s)")
   takes_text(generate)
 
   score = command("score", "perplexity of a text file (one sentence a line)")

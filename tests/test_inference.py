@@ -305,6 +305,16 @@ def test_outputs_beyond_the_vocabulary_are_never_chosen(tmp_path):
   assert set(words) <= set(model.id_to_word)
 
 
+def test_help_gives_the_defaults(capsys):
+  with pytest.raises(SystemExit) as exited:
+    lm.main(["generate", "--help"])
+  assert exited.value.code == 0
+  text = " ".join(capsys.readouterr().out.split())
+  for default in ["words to draw (default: 50)", "more varied (default: 1.0)",
+                  "(0: all; default: 0)", "the same text (default: 0)"]:
+    assert default in text
+
+
 def test_foreign_checkpoint_folder(tmp_path, capsys):
   (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 16}))
   (tmp_path / "vocab.txt").write_text("a\nb\n")
