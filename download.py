@@ -8,21 +8,19 @@ folder inside the data folder, removed whatever happens, so a failed
 download leaves nothing half-written behind.
 """
 
-import contextlib
 import hashlib
 import http.client
 import os
 import shutil
-import signal
 import sys
 import tarfile
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 import zlib
 
 from errors import InputError
+from errors import removed_on_sigterm
 import reader
 
 # Where downloads land when no --data_path is given: data/ beside the code.
@@ -89,8 +87,11 @@ def ensure_ptb_files(data_path, url=None):
   say("%s not found in %s; downloading" % (", ".join(missing), data_path))
   failures = []
   try:
-    with _sigterm_cleans_up(), \
-        tempfile.TemporaryDirectory(prefix=".download-", dir=data_path) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".download-",
+                                     dir=data_path) as tmp, \
+        removed_on_sigterm(data_path if created else tmp,
+                           "SIGTERM: stopped during the download; nothing was "
+                           "kept"):
       for source in sources:
         try:
           fetched = (_fetch_files(source, tmp) if source == MIRROR_URL
@@ -110,28 +111,6 @@ def ensure_ptb_files(data_path, url=None):
       shutil.rmtree(data_path, ignore_errors=True)
     raise
   return data_path
-
-
-@contextlib.contextmanager
-def _sigterm_cleans_up():
-  """SIGTERM (a scheduler, `timeout`) would end the process in the middle of
-  a download and leave its temporary folder behind. While this is active it
-  raises SystemExit instead, so that the clean-up around it runs, and the
-  process still exits with the status of a TERM (143)."""
-  if threading.current_thread() is not threading.main_thread():
-    yield  # only the main thread can handle signals
-    return
-
-  def stop(signum, frame):
-    del frame
-    say("SIGTERM: stopped during the download; nothing was kept")
-    raise SystemExit(128 + signum)
-
-  previous = signal.signal(signal.SIGTERM, stop)
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGTERM, previous)
 
 
 def _check_present_files_are_ptb(data_path, missing):

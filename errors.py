@@ -1,9 +1,13 @@
 """The one exception type for problems in what the user gave us, and how the
-command-line programs report it."""
+command-line programs report it and end (on bad input, a closed pipe,
+Ctrl-C, or SIGTERM while a folder is being written)."""
 
+import contextlib
 import os
+import shutil
 import signal
 import sys
+import threading
 
 
 class InputError(ValueError):
@@ -38,3 +42,27 @@ def describe(error):
   if isinstance(error, OSError) and error.filename and error.strerror:
     return "%s: %s" % (error.filename, error.strerror)
   return str(error)
+
+
+@contextlib.contextmanager
+def removed_on_sigterm(path, message):
+  """While active, SIGTERM (a scheduler, `timeout`, `kill`) removes `path`, a
+  folder being written, says `message` and ends the process (status 143),
+  where it would otherwise leave the folder half-written. The handler ends
+  the process itself: an exception raised into TensorFlow's C++ code may be
+  lost there, and the work would go on."""
+  if threading.current_thread() is not threading.main_thread():
+    yield  # only the main thread can handle signals
+    return
+
+  def stop(signum, frame):
+    del frame
+    print(message, file=sys.stderr, flush=True)
+    shutil.rmtree(path, ignore_errors=True)
+    os._exit(128 + signum)  # pylint: disable=protected-access
+
+  previous = signal.signal(signal.SIGTERM, stop)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)

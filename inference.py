@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import checkpoints
 from errors import InputError
+from errors import removed_on_sigterm
 from model import PTBModel
 import reader
 
@@ -186,13 +187,15 @@ class LanguageModel:
     # Written aside and renamed, so a failure leaves no half SavedModel.
     partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-      vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
-      checkpoints.write_vocab(vocab_path, self.id_to_word)
-      module = ServingModule(self.model, vocab_path)
-      saved_dir = os.path.join(partial, "model")
-      tf.saved_model.save(module, saved_dir, signatures={
-          "serving_default": module.serve, "zero_state": module.zero_state})
-      os.rename(saved_dir, output_dir)
+      with removed_on_sigterm(partial,
+                              "SIGTERM: stopped; nothing was exported"):
+        vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
+        checkpoints.write_vocab(vocab_path, self.id_to_word)
+        module = ServingModule(self.model, vocab_path)
+        saved_dir = os.path.join(partial, "model")
+        tf.saved_model.save(module, saved_dir, signatures={
+            "serving_default": module.serve, "zero_state": module.zero_state})
+        os.rename(saved_dir, output_dir)
     finally:
       shutil.rmtree(partial, ignore_errors=True)
 

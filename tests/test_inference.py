@@ -5,8 +5,10 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -100,6 +102,27 @@ def test_generated_text_streams_and_stops_when_its_reader_does(trained):
   errors = generating.stderr.read()
   assert not re.search("^error:", errors, re.M) and "Traceback" not in errors
   assert "BrokenPipe" not in errors
+
+
+def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
+  output = tmp_path / "out" / "model"
+  exporting = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "lm.py"), "export",
+       "--checkpoint=" + trained[0], str(output)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 120
+    # The SavedModel is written aside, in a hidden folder, then renamed.
+    while not (output.parent.is_dir() and os.listdir(output.parent)):
+      assert time.monotonic() < deadline and exporting.poll() is None
+      time.sleep(0.01)
+    exporting.send_signal(signal.SIGTERM)
+    _, stderr = exporting.communicate(timeout=60)
+  finally:
+    exporting.kill()
+  assert exporting.returncode == 143, stderr
+  assert "SIGTERM: stopped; nothing was exported" in stderr.splitlines()
+  assert os.listdir(output.parent) == []
 
 
 def test_line_ends_print_as_line_breaks(capsys):
