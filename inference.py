@@ -183,6 +183,9 @@ class LanguageModel:
       raise InputError("%s already exists; export into a new folder"
                        % output_dir)
     parent = os.path.dirname(os.path.abspath(output_dir))
+    if os.path.isfile(parent):
+      raise InputError("cannot export into %s: %s is a file, not a folder"
+                       % (output_dir, parent))
     os.makedirs(parent, exist_ok=True)
     # Written aside and renamed, so a failure leaves no half SavedModel.
     partial = tempfile.mkdtemp(prefix=".export-", dir=parent)

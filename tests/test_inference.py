@@ -274,6 +274,9 @@ print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
     (["score", "NONUTF8", "CHECKPOINT"], "is not UTF-8 text"),
     (["score", "UNKNOWN", "CHECKPOINT"], "has no word of the model"),
     (["export", "EXISTING", "CHECKPOINT"], "already exists"),
+    (["export", "INSIDE_A_FILE", "CHECKPOINT"],
+     "cannot export into .*/bad.txt/model: .*/bad.txt is a file, not a "
+     "folder$"),
 ])
 def test_bad_input(trained, tmp_path, capsys, args, message):
   (tmp_path / "bad.txt").write_bytes(b"\xff\xfe a b\n")
@@ -282,7 +285,8 @@ def test_bad_input(trained, tmp_path, capsys, args, message):
   replace = {"CHECKPOINT": "--checkpoint=" + trained[0],
              "NONUTF8": str(tmp_path / "bad.txt"),
              "UNKNOWN": str(tmp_path / "unknown.txt"),
-             "EXISTING": str(tmp_path / "existing")}
+             "EXISTING": str(tmp_path / "existing"),
+             "INSIDE_A_FILE": str(tmp_path / "bad.txt" / "model")}
   args = [replace.get(a, a) for a in args]
   if "--checkpoint=" + trained[0] not in args:
     args.append("--checkpoint=" + str(tmp_path / "missing"))
