@@ -1,7 +1,9 @@
 """Shared fixtures: the real PTB folder (from PTB_DATA) and small fake corpora."""
 
 import os
+import signal
 import sys
+import time
 
 import pytest
 
@@ -47,3 +49,14 @@ def patterned_lines(count):
 def toy_corpus(tmp_path):
   return write_corpus(str(tmp_path / "toy"), patterned_lines(400),
                       patterned_lines(60), patterned_lines(60))
+
+
+def term_once_writing(process, folder, timeout=120):
+  """Waits until `process` has put something into `folder` (a pathlib
+  folder), sends it SIGTERM, and returns its stderr once it has ended."""
+  deadline = time.monotonic() + timeout
+  while not (folder.is_dir() and os.listdir(folder)):
+    assert time.monotonic() < deadline and process.poll() is None
+    time.sleep(0.01)
+  process.send_signal(signal.SIGTERM)
+  return process.communicate(timeout=60)[1]

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
+from conftest import term_once_writing
 
 TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
              "--num_steps=5", "--batch_size=4", "--max_max_epoch=2"]
@@ -140,9 +141,9 @@ def test_a_step_too_large_for_memory_is_one_line(tmp_path):
   result = run("--data_path=" + folder, "--model=test",
                "--vocab_size=%d" % (2 * 10**7), "--num_steps=200")
   line = error_line(result)
-  assert re.fullmatch(r"error: out of memory \(trying to allocate [0-9.]+GiB\): "
-                      r"make --hidden_size, --vocab_size, --batch_size or "
-                      r"--num_steps smaller", line), line
+  assert re.fullmatch(r"error: out of memory \(trying to allocate "
+                      r"[0-9.]+GiB\): make --hidden_size, --vocab_size, "
+                      r"--batch_size or --num_steps smaller", line), line
   assert result.returncode == 1, result.stderr[-500:]
 
 
@@ -181,15 +182,10 @@ def test_sigterm_during_the_download_leaves_nothing(tmp_path, folder_exists):
   data_path = tmp_path / "data"
   if folder_exists:
     data_path.mkdir()
-  process = start(["--data_path=%s" % data_path, "--data_url=http://"
-                   "127.0.0.1:%d/simple-examples.tgz" % silent.getsockname()[1]])
+  url = "http://127.0.0.1:%d/simple-examples.tgz" % silent.getsockname()[1]
+  process = start(["--data_path=%s" % data_path, "--data_url=" + url])
   try:
-    deadline = time.monotonic() + 60
-    while not (data_path.is_dir() and os.listdir(data_path)):
-      assert time.monotonic() < deadline and process.poll() is None
-      time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    stderr = term_once_writing(process, data_path)
   finally:
     process.kill()
     silent.close()

@@ -5,15 +5,14 @@ import json
 import os
 import re
 import select
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
+from conftest import term_once_writing
 import configs
 import inference
 import lm
@@ -111,13 +110,8 @@ def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
        "--checkpoint=" + trained[0], str(output)],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   try:
-    deadline = time.monotonic() + 120
     # The SavedModel is written aside, in a hidden folder, then renamed.
-    while not (output.parent.is_dir() and os.listdir(output.parent)):
-      assert time.monotonic() < deadline and exporting.poll() is None
-      time.sleep(0.01)
-    exporting.send_signal(signal.SIGTERM)
-    _, stderr = exporting.communicate(timeout=60)
+    stderr = term_once_writing(exporting, output.parent)
   finally:
     exporting.kill()
   assert exporting.returncode == 143, stderr
