@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import configs
 from errors import InputError
+from errors import reason
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -66,7 +67,7 @@ def load_vocab(save_path):
       words = f.read().split("\n")[:-1]
   except (OSError, UnicodeDecodeError) as e:
     raise InputError("cannot read the vocabulary %s: %s"
-                     % (path, getattr(e, "strerror", None) or e)) from None
+                     % (path, reason(e))) from None
   word_to_id = {}
   for index, word in enumerate(words):
     if not word or word.split() != [word]:

@@ -36,6 +36,12 @@ def exit_status_of(function, *args):
     return 130
 
 
+def reason(error):
+  """Why an error happened, in words: for an OS error its reason alone ("Is
+  a directory"), without Python's "[Errno 21]" and the path."""
+  return getattr(error, "strerror", None) or str(error)
+
+
 def describe(error):
   """The error in words: an OS error as "path: reason", without Python's
   "[Errno 20]" and quotes."""

@@ -158,7 +158,7 @@ def train(config, data):
                                  stop_requested=stop_requested,
                                  save_every_secs=FLAGS.save_every_secs,
                                  resume_from=FLAGS.save_path,
-                                 note=print_to_stderr if chief else None)
+                                 note=download.say if chief else None)
     except supervisor.Interrupted as interrupted:
       # Without a signal of its own, a worker stops with the others.
       why = stop_requested.signal_name or "another worker's stop"
@@ -177,11 +177,6 @@ def print_now(line):
   # it back in a buffer): `tail -f` of a log shows the run as it goes, and a
   # killed run's log keeps every line it printed.
   print(line, flush=True)
-
-
-def print_to_stderr(line):
-  # Standard output carries the reference's lines alone.
-  print(line, file=sys.stderr)
 
 
 @contextlib.contextmanager

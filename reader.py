@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from errors import InputError
+from errors import reason
 
 TRAIN_FILE = "ptb.train.txt"
 VALID_FILE = "ptb.valid.txt"
@@ -34,8 +35,7 @@ def read_text(filename):
   except UnicodeDecodeError as e:
     raise InputError("%s is not UTF-8 text: %s" % (filename, e)) from None
   except OSError as e:
-    raise InputError("cannot read %s: %s"
-                     % (filename, e.strerror or e)) from None
+    raise InputError("cannot read %s: %s" % (filename, reason(e))) from None
 
 
 def read_words(filename):
