@@ -20,6 +20,7 @@ import urllib.request
 import zlib
 
 from errors import InputError
+from errors import reason
 from errors import removed_on_sigterm
 import reader
 
@@ -83,12 +84,10 @@ def ensure_ptb_files(data_path, url=None):
   _check_present_files_are_ptb(data_path, missing)
   sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
-  os.makedirs(data_path, exist_ok=True)
   say("%s not found in %s; downloading" % (", ".join(missing), data_path))
   failures = []
   try:
-    with tempfile.TemporaryDirectory(prefix=".download-",
-                                     dir=data_path) as tmp, \
+    with _download_folder_in(data_path) as tmp, \
         removed_on_sigterm(data_path if created else tmp,
                            "SIGTERM: stopped during the download; nothing was "
                            "kept"):
@@ -111,6 +110,17 @@ def ensure_ptb_files(data_path, url=None):
       shutil.rmtree(data_path, ignore_errors=True)
     raise
   return data_path
+
+
+def _download_folder_in(data_path):
+  """A temporary folder inside `data_path` (made if need be), where the
+  download is written before its files are moved into place."""
+  try:
+    os.makedirs(data_path, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".download-", dir=data_path)
+  except OSError as e:  # read-only, under a file, or no such place
+    raise InputError("cannot download into %s: %s"
+                     % (data_path, reason(e))) from e
 
 
 def _check_present_files_are_ptb(data_path, missing):

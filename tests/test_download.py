@@ -229,6 +229,14 @@ def test_data_path_that_is_a_file(tmp_path):
     download.ensure_ptb_files(str(tmp_path / "file"), "http://127.0.0.1:9/")
 
 
+def test_a_data_path_that_cannot_be_made_is_named(tmp_path):
+  (tmp_path / "file").write_text("x")
+  data_path = str(tmp_path / "file" / "ptb")
+  with pytest.raises(ValueError, match="cannot download into %s: Not a "
+                                       "directory$" % data_path):
+    download.ensure_ptb_files(data_path, "http://127.0.0.1:9/")
+
+
 def test_real_archive_verifies(server, ptb_path, tmp_path):
   base, root, _ = server
   real = {}
