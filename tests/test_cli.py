@@ -311,6 +311,14 @@ def test_save_path_that_is_a_file(toy_corpus, tmp_path):
   assert line == "error: save path %s is not a folder" % (tmp_path / "run")
 
 
+def test_save_path_that_cannot_be_made(toy_corpus, tmp_path):
+  (tmp_path / "file").write_text("x")
+  save_path = tmp_path / "file" / "run"
+  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
+                        "--save_path=" + str(save_path)))
+  assert line == "error: cannot save into %s: Not a directory" % save_path
+
+
 def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
   flags, process = start_saved_training(tmp_path, 3000, epochs=3)
   for line in process.stdout:

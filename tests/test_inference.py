@@ -271,6 +271,8 @@ print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
     (["export", "INSIDE_A_FILE", "CHECKPOINT"],
      "cannot export into .*/bad.txt/model: .*/bad.txt is a file, not a "
      "folder$"),
+    (["export", "UNDER_A_FILE", "CHECKPOINT"],
+     "cannot export into .*/bad.txt/sub/model: Not a directory$"),
 ])
 def test_bad_input(trained, tmp_path, capsys, args, message):
   (tmp_path / "bad.txt").write_bytes(b"\xff\xfe a b\n")
@@ -280,7 +282,8 @@ def test_bad_input(trained, tmp_path, capsys, args, message):
              "NONUTF8": str(tmp_path / "bad.txt"),
              "UNKNOWN": str(tmp_path / "unknown.txt"),
              "EXISTING": str(tmp_path / "existing"),
-             "INSIDE_A_FILE": str(tmp_path / "bad.txt" / "model")}
+             "INSIDE_A_FILE": str(tmp_path / "bad.txt" / "model"),
+             "UNDER_A_FILE": str(tmp_path / "bad.txt" / "sub" / "model")}
   args = [replace.get(a, a) for a in args]
   if "--checkpoint=" + trained[0] not in args:
     args.append("--checkpoint=" + str(tmp_path / "missing"))
