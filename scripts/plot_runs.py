@@ -75,7 +75,7 @@ def main(argv=None):
                       fmt="x", color="black", capsize=3, markersize=8,
                       label="published re-runs" if index == 0 and
                       color == "tab:blue" else None)
-    title = name + (" (test %.2f)" % test if test else " (in progress)")
+    title = name + (" (test %.3f)" % test if test else " (in progress)")
     axis.set(title=title, xlabel="epoch", ylabel="perplexity", yscale="log")
     axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
     axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
