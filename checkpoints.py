@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import configs
 from errors import InputError
+from errors import os_errors_said_as
 from errors import reason
 
 CONFIG_FILE = "config.json"
@@ -33,10 +34,8 @@ def write_atomically(path, text):
 
 
 def save_metadata(save_path, config, word_to_id):
-  try:
+  with os_errors_said_as("cannot save into %s" % save_path):
     os.makedirs(save_path, exist_ok=True)
-  except OSError as e:  # read-only, under a file, or no such place
-    raise InputError("cannot save into %s: %s" % (save_path, reason(e))) from e
   write_atomically(os.path.join(save_path, CONFIG_FILE),
                    json.dumps(config.to_dict(), indent=2) + "\n")
   write_vocab(os.path.join(save_path, VOCAB_FILE),

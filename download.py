@@ -20,7 +20,7 @@ import urllib.request
 import zlib
 
 from errors import InputError
-from errors import reason
+from errors import os_errors_said_as
 from errors import removed_on_sigterm
 import reader
 
@@ -115,12 +115,9 @@ def ensure_ptb_files(data_path, url=None):
 def _download_folder_in(data_path):
   """A temporary folder inside `data_path` (made if need be), where the
   download is written before its files are moved into place."""
-  try:
+  with os_errors_said_as("cannot download into %s" % data_path):
     os.makedirs(data_path, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix=".download-", dir=data_path)
-  except OSError as e:  # read-only, under a file, or no such place
-    raise InputError("cannot download into %s: %s"
-                     % (data_path, reason(e))) from e
 
 
 def _check_present_files_are_ptb(data_path, missing):

@@ -42,6 +42,17 @@ def reason(error):
   return getattr(error, "strerror", None) or str(error)
 
 
+@contextlib.contextmanager
+def os_errors_said_as(what):
+  """An OS error inside becomes one InputError line, "<what>: <reason>"
+  ("cannot save into runs/x: Not a directory"), naming the folder the user
+  gave rather than a temporary one inside it."""
+  try:
+    yield
+  except OSError as e:
+    raise InputError("%s: %s" % (what, reason(e))) from e
+
+
 def describe(error):
   """The error in words: an OS error as "path: reason", without Python's
   "[Errno 20]" and quotes."""

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import checkpoints
 from errors import InputError
-from errors import reason
+from errors import os_errors_said_as
 from errors import removed_on_sigterm
 from model import PTBModel
 import reader
@@ -187,13 +187,10 @@ class LanguageModel:
     if os.path.isfile(parent):
       raise InputError("cannot export into %s: %s is a file, not a folder"
                        % (output_dir, parent))
-    try:
+    with os_errors_said_as("cannot export into %s" % output_dir):
       os.makedirs(parent, exist_ok=True)
       # Written aside and renamed, so a failure leaves no half SavedModel.
       partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    except OSError as e:  # read-only, under a file, or no such place
-      raise InputError("cannot export into %s: %s"
-                       % (output_dir, reason(e))) from e
     try:
       with removed_on_sigterm(partial,
                               "SIGTERM: stopped; nothing was exported"):
