@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from checkpoints import TrainingCheckpoint
 import distribute
+import environment
 from errors import InputError
 from model import PTBModel, sequence_cost
 import reader
@@ -253,6 +254,10 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
       note(where_it_resumes(resume_from or save_path, epochs_done, resume,
                             len(train_batches), config.max_max_epoch))
     summaries = tf.summary.create_file_writer(save_path)
+    # Every stretch of a run says what it ran on (TensorBoard's Text tab).
+    with summaries.as_default(step=epochs_done * len(train_batches)
+                              + (resume.step if resume else 0)):
+      tf.summary.text("Environment", environment.describe())
   watch = supervisor.Supervisor(checkpoint, summaries, stop_requested,
                                 save_every_secs)
 

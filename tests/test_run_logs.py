@@ -30,8 +30,10 @@ def test_output_between_start_and_end_lines(tmp_path):
   assert re.fullmatch(r"=== start \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC commit "
                       r"\w+ host \S+ \d+ cores: sh -c echo\\ out\\;.*",
                       lines[1])
-  assert lines[2:4] == ["out", "err"]
-  assert re.fullmatch(r"=== end .* UTC exit 3 after \d+ s", lines[4])
+  assert re.fullmatch(r"=== on Python \d+\.\d+\.\d+, TensorFlow \S+, Keras \S+, "
+                      r"NumPy \S+, absl-py \S+; .+, \d+ cores", lines[2])
+  assert lines[3:5] == ["out", "err"]
+  assert re.fullmatch(r"=== end .* UTC exit 3 after \d+ s", lines[5])
 
 
 def test_term_is_passed_on_and_waited_for(tmp_path):
@@ -52,8 +54,8 @@ def test_term_is_passed_on_and_waited_for(tmp_path):
   process.send_signal(signal.SIGTERM)
   assert process.wait(timeout=30) == 143
   lines = log.read_text().splitlines()
-  assert lines[1:3] == ["ready", "saved"]
-  assert re.fullmatch(r"=== end .* exit 143 after \d+ s", lines[3])
+  assert lines[2:4] == ["ready", "saved"]
+  assert re.fullmatch(r"=== end .* exit 143 after \d+ s", lines[4])
 
 
 LOG = """=== start 2026-11-27 03:32:02 UTC commit 87694a3 host vm 2 cores: python x
