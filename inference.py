@@ -15,6 +15,7 @@ import checkpoints
 from errors import InputError
 from errors import os_errors_said_as
 from errors import removed_on_sigterm
+import folder_lock
 from model import PTBModel
 import reader
 
@@ -180,6 +181,7 @@ class LanguageModel:
 
   def export(self, output_dir):
     """Writes a SavedModel with a serving signature (see ServingModule)."""
+    folder_lock.check_not_in_use(output_dir)  # not into a training's folder
     if os.path.exists(output_dir):
       raise InputError("%s already exists; export into a new folder"
                        % output_dir)

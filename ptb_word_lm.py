@@ -26,6 +26,7 @@ from absl import logging
 import configs
 import distribute
 import download
+import folder_lock
 from errors import exit_status_of
 from errors import InputError
 import reader
@@ -148,6 +149,8 @@ def train(config, data):
   chief = distribute.is_chief(strategy)
   with out_of_memory_reported(), \
       supervisor.StopOnSignal() as stop_requested, \
+      (folder_lock.held(FLAGS.save_path) if chief and FLAGS.save_path
+       else contextlib.nullcontext()), \
       distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
       distribute.lost_workers_reported():
     try:

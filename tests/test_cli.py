@@ -336,6 +336,39 @@ def test_kill_9_loses_at_most_the_epoch_in_progress(tmp_path):
           "pass is left" % (tmp_path / "run")) in finished.stderr.splitlines()
 
 
+def test_one_run_per_save_folder(tmp_path):
+  flags, first = start_saved_training(tmp_path, 3000, epochs=1000)
+  folder = tmp_path / "run"
+  try:
+    for line in first.stdout:  # epoch 1 is saved: there is a checkpoint
+      if line.startswith("Epoch: 2 Learning rate"):
+        break
+    # (Fewer epochs, so that without the lock it ends soon, and fails.)
+    second = run(*flags[:-1], "--max_max_epoch=2")
+    assert error_line(second).startswith(
+        "error: %s is in use by another run (process %d on " % (folder,
+                                                               first.pid))
+    assert "--save_path=%s" % folder in error_line(second)
+    exported = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "lm.py"), "export",
+         "--checkpoint", str(folder), str(folder / "exported")],
+        capture_output=True, text=True, timeout=300)
+    assert error_line(exported).startswith(
+        "error: %s is in use by another run (process %d " % (folder,
+                                                            first.pid))
+    assert not (folder / "exported").exists()
+    assert first.poll() is None  # the first run went on
+  finally:
+    first.kill()  # as kill -9 or a power cut would: its lock file stays
+    first.communicate(timeout=60)
+  assert (folder / "run.lock").exists()
+  # ... and does not block the next run, which resumes.
+  resumed = run(*flags[:-1], "--max_max_epoch=1")
+  assert resumed.returncode == 0, resumed.stderr
+  assert resumed.stdout.startswith("Test Perplexity: ")
+  assert not (folder / "run.lock").exists()
+
+
 def final_perplexities(stdout):
   """The last Train, Valid and Test perplexities a run printed."""
   found = {}

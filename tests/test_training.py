@@ -100,6 +100,8 @@ def read_scalars(folder):
       for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
         event = event_pb2.Event.FromString(record.numpy())
         for value in event.summary.value:
+          if value.tensor.dtype != tf.float32.as_datatype_enum:
+            continue  # the Environment text
           scalars.setdefault(value.tag, {})[event.step] = float(
               tf.make_ndarray(value.tensor))
   return scalars

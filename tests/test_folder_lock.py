@@ -1,0 +1,62 @@
+"""One run per save folder: the lock, who holds it, and a dead run's file."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+import folder_lock
+
+# Holds the lock of the folder argv[1] until its standard input closes.
+HOLDER = """
+import sys
+sys.path.insert(0, %r)
+import folder_lock
+with folder_lock.held(sys.argv[1]):
+  print("held", flush=True)
+  sys.stdin.read()
+""" % ROOT
+
+
+def test_a_held_folder_names_its_holder(tmp_path):
+  process = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+  try:
+    assert process.stdout.readline() == "held\n"
+    who = folder_lock.holder(str(tmp_path))
+    assert who.startswith("process %d on " % process.pid)
+    with pytest.raises(ValueError, match="^%s is in use by another run "
+                       r"\(process %d on " % (tmp_path, process.pid)):
+      with folder_lock.held(str(tmp_path)):
+        pass
+    with pytest.raises(ValueError, match="in use by another run"):
+      folder_lock.check_not_in_use(str(tmp_path / "below" / "it"))
+  finally:
+    process.stdin.close()
+    process.wait(timeout=30)
+  # Ended: the lock and its file are gone, the folder is free.
+  assert not (tmp_path / folder_lock.FILE).exists()
+  assert folder_lock.holder(str(tmp_path)) is None
+  folder_lock.check_not_in_use(str(tmp_path / "below"))
+
+
+def test_the_file_of_a_dead_run_blocks_nothing(tmp_path):
+  (tmp_path / folder_lock.FILE).write_text(
+      "process 999999 on elsewhere since 2026-01-01 00:00:00 UTC: x\n")
+  assert folder_lock.holder(str(tmp_path)) is None
+  with folder_lock.held(str(tmp_path)):
+    text = (tmp_path / folder_lock.FILE).read_text()
+    assert text.startswith("process %d on " % os.getpid())
+  assert not (tmp_path / folder_lock.FILE).exists()
+
+
+def test_a_folder_made_for_a_run_that_wrote_nothing_is_removed(tmp_path):
+  with folder_lock.held(str(tmp_path / "new")):
+    assert (tmp_path / "new").is_dir()
+  assert not (tmp_path / "new").exists()
+  with folder_lock.held(str(tmp_path / "kept")):
+    (tmp_path / "kept" / "config.json").write_text("{}")
+  assert os.listdir(tmp_path / "kept") == ["config.json"]

@@ -1,0 +1,113 @@
+"""What the Supervisor does around the batches: the Training Loss summary,
+the periodic saves' clock, and how the signals stop a run."""
+
+import math
+import os
+import signal
+
+import pytest
+import tensorflow as tf
+
+import supervisor
+from test_training import read_scalars
+
+
+class CountingCheckpoint:
+  """Records the epochs_done and batch of every save."""
+
+  def __init__(self):
+    self.saves = []
+
+  def save(self, epochs_done, progress=None):
+    self.saves.append((epochs_done, progress.step if progress else None))
+
+
+class Progress:
+  def __init__(self, step):
+    self.step = step
+
+
+def test_training_loss_averages_the_batches_since_the_last_write(tmp_path):
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  watch = supervisor.Supervisor(summaries=writer)
+  after_step = watch.training_hook(epoch=1, learning_rate=0.5,
+                                   epoch_size=1000)
+  costs = [math.sqrt(step) for step in range(1, 601)]  # all different
+  for step, cost in enumerate(costs, start=1):
+    after_step(Progress(step), cost, None)
+  writer.flush()
+  loss = read_scalars(str(tmp_path))["Training Loss"]
+  every = supervisor.SUMMARY_EVERY_STEPS
+  assert sorted(loss) == [every, 2 * every, 3 * every]
+  for written in loss:  # the mean of the 200 batches up to the write
+    window = costs[written - every:written]
+    assert loss[written] == pytest.approx(sum(window) / every, rel=1e-6)
+
+
+def test_the_periodic_save_waits_a_full_interval_after_each_save(monkeypatch):
+  clock = [1000.0]
+  monkeypatch.setattr(supervisor.time, "monotonic", lambda: clock[0])
+  checkpoint = CountingCheckpoint()
+  watch = supervisor.Supervisor(checkpoint=checkpoint, save_every_secs=10)
+  after_step = watch.training_hook(epoch=3, learning_rate=1.0,
+                                   epoch_size=100)
+  for step in range(1, 36):  # one batch a second
+    clock[0] += 1.0
+    after_step(Progress(step), 1.0, None)
+  # Due 10 s after the start, then 10 s after each save: never every batch.
+  assert checkpoint.saves == [(2, 10), (2, 20), (2, 30)]
+
+
+def test_an_end_of_epoch_save_restarts_the_clock(monkeypatch):
+  clock = [0.0]
+  monkeypatch.setattr(supervisor.time, "monotonic", lambda: clock[0])
+  checkpoint = CountingCheckpoint()
+  watch = supervisor.Supervisor(checkpoint=checkpoint, save_every_secs=10)
+  clock[0] = 9.0
+  watch.end_of_epoch(1)
+  after_step = watch.training_hook(epoch=2, learning_rate=1.0, epoch_size=50)
+  for step in range(1, 12):
+    clock[0] += 1.0
+    after_step(Progress(step), 1.0, None)
+  assert checkpoint.saves == [(1, None), (1, 10)]
+
+
+def send(signum):
+  os.kill(os.getpid(), signum)
+
+
+def test_sigterm_asks_for_a_stop_and_a_second_one_does_not_quit():
+  with supervisor.StopOnSignal() as stop_requested:
+    assert not stop_requested()
+    send(signal.SIGTERM)
+    assert stop_requested() and stop_requested.signal_name == "SIGTERM"
+    # A scheduler may repeat its TERM while the run saves: it must go on
+    # saving, not die half-way through the checkpoint.
+    try:
+      send(signal.SIGTERM)
+    except KeyboardInterrupt:
+      pytest.fail("a second SIGTERM quit at once, without saving")
+    assert stop_requested.signal_name == "SIGTERM"
+
+
+def test_a_second_ctrl_c_quits_at_once():
+  with supervisor.StopOnSignal() as stop_requested:
+    send(signal.SIGINT)
+    assert stop_requested.signal_name == "SIGINT"
+    with pytest.raises(KeyboardInterrupt):
+      send(signal.SIGINT)
+
+
+def test_ctrl_c_after_a_sigterm_quits_at_once():
+  with supervisor.StopOnSignal() as stop_requested:
+    send(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+      send(signal.SIGINT)
+    assert stop_requested.signal_name == "SIGTERM"
+
+
+def test_the_previous_handlers_come_back():
+  before = signal.getsignal(signal.SIGTERM)
+  with supervisor.StopOnSignal():
+    assert signal.getsignal(signal.SIGTERM) != before
+  assert signal.getsignal(signal.SIGTERM) == before
