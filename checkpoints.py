@@ -6,17 +6,23 @@ generator, the number of finished epochs), `config.json` and `vocab.txt`
 the training data.
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
 
 import tensorflow as tf
 
 import configs
+from errors import disk_full_said_as
 from errors import InputError
+from errors import size_text
 from errors import os_errors_said_as
 from errors import reason
 
+RESUME_ADVICE = ("free some space, then run the same command to resume from "
+                 "the last checkpoint")
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
 # Fields that decide which weights there are and their shapes; the others
@@ -26,20 +32,28 @@ SHAPE_FIELDS = ("cell", "tie_embeddings", "num_layers", "hidden_size",
 
 
 def write_atomically(path, text):
-  """Writes `text` to `path` through a temporary file, never half a file."""
+  """Writes `text` to `path` through a temporary file, never half a file:
+  a kill or a full disk mid-write leaves the previous file as it was, and
+  no temporary file."""
   partial = path + ".partial"
-  with open(partial, "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(partial, path)
+  try:
+    with open(partial, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(partial, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(partial)
+    raise
 
 
 def save_metadata(save_path, config, word_to_id):
   with os_errors_said_as("cannot save into %s" % save_path):
     os.makedirs(save_path, exist_ok=True)
-  write_atomically(os.path.join(save_path, CONFIG_FILE),
-                   json.dumps(config.to_dict(), indent=2) + "\n")
-  write_vocab(os.path.join(save_path, VOCAB_FILE),
-              sorted(word_to_id, key=word_to_id.get))
+  with disk_full_said_as(save_path, RESUME_ADVICE):
+    write_atomically(os.path.join(save_path, CONFIG_FILE),
+                     json.dumps(config.to_dict(), indent=2) + "\n")
+    write_vocab(os.path.join(save_path, VOCAB_FILE),
+                sorted(word_to_id, key=word_to_id.get))
 
 
 def write_vocab(path, words):
@@ -151,6 +165,7 @@ class TrainingCheckpoint:
         lstm_state=self.lstm_state)
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, save_path, max_to_keep=2)
+    self.model = trainer.model
 
   def restore_or_start(self, config, word_to_id):
     """Restores the latest checkpoint if any.
@@ -161,6 +176,8 @@ class TrainingCheckpoint:
     """
     if os.path.exists(self.save_path) and not os.path.isdir(self.save_path):
       raise InputError("save path %s is not a folder" % self.save_path)
+    # Left by a run killed while saving (this run holds the folder's lock).
+    remove_partial_saves(self.save_path)
     latest = latest_checkpoint(self.resume_from)
     if latest is None:
       save_metadata(self.save_path, config, word_to_id)
@@ -190,7 +207,29 @@ class TrainingCheckpoint:
     self.epoch_costs.assign(progress.costs if progress else 0.0)
     self.epoch_iters.assign(progress.iters if progress else 0)
     self.lstm_state.assign(progress.state if progress else tf.zeros([0]))
-    self.manager.save()
+    needs = size_in_bytes([*self.model.variables, self.lstm_state])
+    with disk_full_said_as(
+        self.save_path, RESUME_ADVICE,
+        needs="a checkpoint needs %s" % size_text(needs),
+        clean_up=lambda: remove_partial_saves(self.save_path)):
+      self.manager.save()
+
+
+def size_in_bytes(variables):
+  """What the values of `variables` take on disk, give or take an index."""
+  return sum(int(tf.size(v)) * v.dtype.size for v in variables)
+
+
+def remove_partial_saves(save_path):
+  """Removes the folders in which TensorFlow writes a checkpoint before it
+  renames its files into place (ckpt-3_temp/): what a failed or killed save
+  leaves, which the next save would not reuse."""
+  if not os.path.isdir(save_path):
+    return
+  for name in os.listdir(save_path):
+    path = os.path.join(save_path, name)
+    if re.fullmatch(r"ckpt-\d+_temp.*", name) and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
 
 
 def check_compatible(save_path, config, word_to_id):

@@ -3,6 +3,7 @@ command-line programs report it and end (on bad input, a closed pipe,
 Ctrl-C, or SIGTERM while a folder is being written)."""
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -51,6 +52,44 @@ def os_errors_said_as(what):
     yield
   except OSError as e:
     raise InputError("%s: %s" % (what, reason(e))) from e
+
+
+# How an OS error and TensorFlow's error for its own writes (the same
+# ResourceExhaustedError type as for memory) say that a disk is full.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded")
+
+
+def is_disk_full(error):
+  if isinstance(error, OSError) and error.errno is not None:
+    return error.errno in DISK_FULL_ERRNOS
+  return any(words in str(error) for words in DISK_FULL_WORDS)
+
+
+def size_text(count):
+  """Bytes in words: "264.2 MB", "12 kB"."""
+  return "%.1f MB" % (count / 1e6) if count >= 1e5 else "%d kB" % (count / 1e3)
+
+
+@contextlib.contextmanager
+def disk_full_said_as(folder, advice, needs=None, clean_up=None):
+  """A write inside that fails on a full disk becomes one InputError line:
+  "the disk of <folder> is full (<needs>, 12.0 MB free): <advice>", with
+  `needs` like "a checkpoint needs 264.2 MB". `clean_up()` first removes
+  what was half-written, so that the free space said is the user's."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except
+    if not is_disk_full(e):
+      raise
+    if clean_up:
+      clean_up()
+    try:
+      free = size_text(shutil.disk_usage(folder).free) + " free"
+    except OSError:
+      free = "no space"
+    raise InputError("the disk of %s is full (%s): %s" % (
+        folder, "%s, %s" % (needs, free) if needs else free, advice)) from None
 
 
 def describe(error):

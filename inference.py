@@ -12,7 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 import checkpoints
+from errors import disk_full_said_as
 from errors import InputError
+from errors import size_text
 from errors import os_errors_said_as
 from errors import removed_on_sigterm
 import folder_lock
@@ -193,9 +195,14 @@ class LanguageModel:
       os.makedirs(parent, exist_ok=True)
       # Written aside and renamed, so a failure leaves no half SavedModel.
       partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    needs = checkpoints.size_in_bytes(self.model.variables)
     try:
       with removed_on_sigterm(partial,
-                              "SIGTERM: stopped; nothing was exported"):
+                              "SIGTERM: stopped; nothing was exported"), \
+          disk_full_said_as(parent, "nothing was exported; free some space "
+                            "and export again",
+                            needs="the model needs %s" % size_text(needs),
+                            clean_up=lambda: shutil.rmtree(partial, True)):
         vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
         checkpoints.write_vocab(vocab_path, self.id_to_word)
         module = ServingModule(self.model, vocab_path)

@@ -21,6 +21,10 @@ import time
 
 import tensorflow as tf
 
+import checkpoints
+import environment
+from errors import disk_full_said_as
+
 SUMMARY_EVERY_STEPS = 200
 DEFAULT_SAVE_EVERY_SECS = 600.0  # the reference Supervisor's save_model_secs
 
@@ -67,13 +71,18 @@ class Interrupted(Exception):
 
 class Supervisor:
   """Hooks called after every batch: stop when asked, save when due, and
-  write step summaries. `checkpoint` (a TrainingCheckpoint) and `summaries`
-  (a summary writer) may be None, for a run without --save_path."""
+  write step summaries. `checkpoint` (a TrainingCheckpoint) and
+  `summary_folder` (where TensorBoard's files go) may be None, for a run
+  without --save_path."""
 
-  def __init__(self, checkpoint=None, summaries=None, stop_requested=None,
+  def __init__(self, checkpoint=None, summary_folder=None, stop_requested=None,
                save_every_secs=DEFAULT_SAVE_EVERY_SECS):
     self.checkpoint = checkpoint
-    self.summaries = summaries
+    self.summary_folder = summary_folder
+    self.summaries = None
+    if summary_folder:
+      with self._writing_summaries():
+        self.summaries = tf.summary.create_file_writer(summary_folder)
     self.stop_requested = stop_requested or (lambda: False)
     self.save_every_secs = save_every_secs
     self.last_save = time.monotonic()
@@ -99,7 +108,8 @@ class Supervisor:
       costs_since_summary.append(cost)
       global_step = (epoch - 1) * epoch_size + progress.step
       if self.summaries and global_step % SUMMARY_EVERY_STEPS == 0:
-        with self.summaries.as_default(step=global_step):
+        with self._writing_summaries(), \
+            self.summaries.as_default(step=global_step):
           # The reference's "Training Loss" is the batch cost: summed over
           # time steps, averaged over rows; here averaged since the last write.
           tf.summary.scalar("Training Loss", sum(costs_since_summary)
@@ -147,10 +157,21 @@ class Supervisor:
     """TensorBoard scalars; each perplexity also as its per-word loss."""
     if not self.summaries:
       return
-    with self.summaries.as_default(step=epoch):
-      for name, value in scalars.items():
-        tf.summary.scalar(name, value)
-        if name.endswith("_perplexity"):
-          tf.summary.scalar(name.replace("_perplexity", "_loss"),
-                            math.log(value))
-    self.summaries.flush()
+    with self._writing_summaries():
+      with self.summaries.as_default(step=epoch):
+        for name, value in scalars.items():
+          tf.summary.scalar(name, value)
+          if name.endswith("_perplexity"):
+            tf.summary.scalar(name.replace("_perplexity", "_loss"),
+                              math.log(value))
+      self.summaries.flush()
+
+  def describe_environment(self, global_step):
+    """Says what this stretch of the run ran on (TensorBoard's Text tab)."""
+    if self.summaries:
+      with self._writing_summaries(), \
+          self.summaries.as_default(step=global_step):
+        tf.summary.text("Environment", environment.describe())
+
+  def _writing_summaries(self):
+    return disk_full_said_as(self.summary_folder, checkpoints.RESUME_ADVICE)

@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from checkpoints import TrainingCheckpoint
 import distribute
-import environment
 from errors import InputError
 from model import PTBModel, sequence_cost
 import reader
@@ -240,7 +239,7 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   test_batches = reader.ContinuousBatches(data.test, TEST_WINDOW)
   trainer = Trainer(config, seed=seed, rnn_mode=rnn_mode, use_fp16=use_fp16,
                     strategy=strategy)
-  checkpoint = summaries = resume = None
+  checkpoint = resume = None
   epochs_done = 0
   if save_path:
     checkpoint = TrainingCheckpoint(save_path, trainer, resume_from)
@@ -253,13 +252,10 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
     if note and (epochs_done or resume):
       note(where_it_resumes(resume_from or save_path, epochs_done, resume,
                             len(train_batches), config.max_max_epoch))
-    summaries = tf.summary.create_file_writer(save_path)
-    # Every stretch of a run says what it ran on (TensorBoard's Text tab).
-    with summaries.as_default(step=epochs_done * len(train_batches)
-                              + (resume.step if resume else 0)):
-      tf.summary.text("Environment", environment.describe())
-  watch = supervisor.Supervisor(checkpoint, summaries, stop_requested,
+  watch = supervisor.Supervisor(checkpoint, save_path, stop_requested,
                                 save_every_secs)
+  watch.describe_environment(epochs_done * len(train_batches)
+                             + (resume.step if resume else 0))
 
   train_perplexity = valid_perplexity = None
   for epoch in range(epochs_done + 1, config.max_max_epoch + 1):

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -60,3 +61,36 @@ def term_once_writing(process, folder, timeout=120):
     time.sleep(0.01)
   process.send_signal(signal.SIGTERM)
   return process.communicate(timeout=60)[1]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A folder on a filesystem of its own (tmpfs) of 30 MB, to fill: where
+  this process may not mount one (not root, no mount namespace), the test
+  skips. `resize_disk(folder, "80m")` frees space under a run."""
+  folder = tmp_path / "small-disk"
+  folder.mkdir()
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m",
+                            "tmpfs", str(folder)], capture_output=True,
+                           text=True, check=False)
+  if mounted.returncode:
+    pytest.skip("cannot mount a small filesystem here: %s"
+                % mounted.stderr.strip())
+  yield folder
+  subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def resize_disk(folder, size):
+  subprocess.run(["mount", "-o", "remount,size=" + size, str(folder)],
+                 check=True)
+
+
+def fill_disk(folder):
+  """Writes a file into `folder` until its filesystem has no byte left."""
+  with open(os.path.join(folder, "filler"), "wb", buffering=0) as f:
+    for chunk in (1 << 20, 4096, 1):
+      try:
+        while True:
+          f.write(b"\0" * chunk)
+      except OSError:
+        pass

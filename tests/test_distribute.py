@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from conftest import ROOT
 import configs
+import distribute
 import reader
 import supervisor
 import trainer
@@ -165,6 +166,22 @@ def free_ports(count):
 def tf_config(workers, index):
   return json.dumps({"cluster": {"worker": workers},
                      "task": {"type": "worker", "index": index}})
+
+
+@pytest.mark.parametrize("workers, devices, batch_size, total", [
+    (3, 1, 20, 3),  # three machines of one device: 20 rows do not split
+    (2, 3, 4, 6),   # two machines of three logical devices each
+    (4, 2, 20, 8),
+])
+def test_the_rows_must_split_over_every_workers_replicas(
+    monkeypatch, workers, devices, batch_size, total):
+  monkeypatch.setenv("TF_CONFIG", tf_config(
+      ["127.0.0.1:%d" % (2222 + i) for i in range(workers)], 0))
+  with pytest.raises(ValueError, match="^batch_size=%d cannot be split "
+                     "evenly over %d replicas$" % (batch_size, total)):
+    distribute.check_request(0, devices, batch_size)
+  # A batch that does split is this machine's replicas.
+  assert distribute.check_request(0, devices, total * 2) == devices
 
 
 def test_two_workers_equal_one(toy_corpus, tmp_path):

@@ -6,7 +6,6 @@ import os
 import signal
 
 import pytest
-import tensorflow as tf
 
 import supervisor
 from test_training import read_scalars
@@ -28,14 +27,13 @@ class Progress:
 
 
 def test_training_loss_averages_the_batches_since_the_last_write(tmp_path):
-  writer = tf.summary.create_file_writer(str(tmp_path))
-  watch = supervisor.Supervisor(summaries=writer)
+  watch = supervisor.Supervisor(summary_folder=str(tmp_path))
   after_step = watch.training_hook(epoch=1, learning_rate=0.5,
                                    epoch_size=1000)
   costs = [math.sqrt(step) for step in range(1, 601)]  # all different
   for step, cost in enumerate(costs, start=1):
     after_step(Progress(step), cost, None)
-  writer.flush()
+  watch.summaries.flush()
   loss = read_scalars(str(tmp_path))["Training Loss"]
   every = supervisor.SUMMARY_EVERY_STEPS
   assert sorted(loss) == [every, 2 * every, 3 * every]

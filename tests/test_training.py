@@ -1,3 +1,4 @@
+import errno
 import json
 import math
 import os
@@ -138,6 +139,37 @@ def test_config_json_is_read_back(tmp_path):
   checkpoints.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
   assert checkpoints.load_config(str(tmp_path)) == TOY
   assert checkpoints.load_vocab(str(tmp_path)) == {"a": 0, "b": 1}
+
+
+def folder_contents(folder):
+  return {name: open(os.path.join(folder, name), encoding="utf-8").read()
+          for name in os.listdir(folder)}
+
+
+def test_a_write_cut_short_keeps_the_previous_files(tmp_path, monkeypatch):
+  checkpoints.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  before = folder_contents(tmp_path)
+
+  class CutShort:  # writes half of the text, then fails as a full disk does
+    def __init__(self, *args, **kwargs):
+      self.file = open(*args, **kwargs)  # pylint: disable=consider-using-with
+
+    def __enter__(self):
+      return self
+
+    def __exit__(self, *exc_info):
+      self.file.close()
+
+    def write(self, text):
+      self.file.write(text[:len(text) // 2])
+      self.file.flush()
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+  monkeypatch.setattr(checkpoints, "open", CutShort, raising=False)
+  with pytest.raises(ValueError, match="^the disk of %s is full" % tmp_path):
+    checkpoints.save_metadata(str(tmp_path), TOY.override(hidden_size=32),
+                              {"a": 0, "b": 1, "c": 2})
+  assert folder_contents(tmp_path) == before  # and no temporary file
 
 
 def test_vocabulary_larger_than_the_config_is_a_clear_error(toy_corpus):
