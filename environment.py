@@ -1,7 +1,7 @@
 """Which software and processor a run ran on, in one line.
 
     python environment.py
-    Python 3.11.7, TensorFlow 2.21.0, Keras 3.12.0, NumPy 2.4.6, absl-py 2.3.1; AMD EPYC (cpu family 25), 2 cores
+    Python 3.11.7, TensorFlow 2.21.0, Keras 3.12.0, NumPy 2.4.6, absl-py 2.3.1; AMD EPYC (cpu family 25, model 1, AVX2), 2 cores
 
 The same seed gives the same digits only with the same versions (and, for
 the last digits, a processor of the same kind), so every long run's log
@@ -12,7 +12,6 @@ are read from the installed packages' metadata: no import of TensorFlow.
 import importlib.metadata
 import os
 import platform
-import re
 
 PACKAGES = (("TensorFlow", "tensorflow"), ("Keras", "keras"),
             ("NumPy", "numpy"), ("absl-py", "absl-py"))
@@ -25,19 +24,41 @@ def version_of(distribution):
     return "not installed"
 
 
-def processor(cpuinfo="/proc/cpuinfo"):
-  """'AMD EPYC (cpu family 25)' from Linux's cpuinfo, else what Python
-  knows. The family tells apart processors that share a model name and
-  differ in speed (reference.md: 190 or 440 GFLOP/s)."""
+def cpuinfo_fields(path="/proc/cpuinfo"):
+  """The first processor's fields in Linux's cpuinfo ({} elsewhere)."""
   try:
-    with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-      text = f.read()
+    with open(path, encoding="utf-8", errors="replace") as f:
+      text = f.read().split("\n\n")[0]
   except OSError:
+    return {}
+  return {name.strip(): value.strip() for name, _, value in
+          (line.partition(":") for line in text.splitlines())}
+
+
+def vector_instructions(fields=None):
+  """The widest x86 vector instructions of this processor ("AVX-512",
+  "AVX2", ...), or None where cpuinfo has no x86 flags. They decide which
+  matrix-product kernels run, and so the last digits of a run."""
+  flags = set((fields or cpuinfo_fields()).get("flags", "").split())
+  if not flags:
+    return None
+  for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")):
+    if flag in flags:
+      return name
+  return "no AVX"
+
+
+def processor():
+  """'AMD EPYC (cpu family 25, model 1, AVX2)': family and model tell apart
+  processors sold under one name."""
+  fields = cpuinfo_fields()
+  if not fields:
     return platform.processor() or platform.machine() or "unknown processor"
-  name = re.search(r"^model name\s*:\s*(.*)$", text, re.MULTILINE)
-  family = re.search(r"^cpu family\s*:\s*(\d+)$", text, re.MULTILINE)
-  described = name.group(1).strip() if name else platform.machine()
-  return described + (" (cpu family %s)" % family.group(1) if family else "")
+  details = ["%s %s" % (name, fields[name]) for name in ("cpu family", "model")
+             if name in fields]
+  details.append(vector_instructions(fields))
+  return "%s (%s)" % (fields.get("model name", platform.machine()),
+                      ", ".join(filter(None, details)))
 
 
 def describe():
