@@ -1,5 +1,10 @@
+import os
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 import pytest
 
+from conftest import ROOT
 import configs
 
 
@@ -48,3 +53,23 @@ def test_bad_overrides_raise(changes, message):
 def test_unknown_model_name():
   with pytest.raises(ValueError, match="unknown model 'tiny'"):
     configs.get_config("tiny")
+
+
+def test_the_lock_pins_what_the_requirements_ask():
+  """requirements-lock.txt (exact versions) within requirements.txt's
+  ranges, every package pinned once."""
+  def requirements(name):
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+      return [Requirement(line) for line in f.read().splitlines()
+              if line.strip() and not line.startswith("#")]
+
+  pinned = {}
+  for requirement in requirements("requirements-lock.txt"):
+    [specifier] = requirement.specifier
+    assert specifier.operator == "==", requirement
+    assert canonicalize_name(requirement.name) not in pinned, requirement
+    pinned[canonicalize_name(requirement.name)] = specifier.version
+  for requirement in requirements("requirements.txt"):
+    version = pinned.get(canonicalize_name(requirement.name))
+    assert version is not None, "%s is not pinned" % requirement.name
+    assert requirement.specifier.contains(version), (requirement, version)
