@@ -119,6 +119,40 @@ class LanguageModel:
     best = np.argsort(-log_probs, kind="stable")[:k]
     return [(self.id_to_word[i], float(np.exp(log_probs[i]))) for i in best]
 
+  def inside(self, words):
+    """What each recurrent layer computes on `words` (from the zero state,
+    as after a sentence start): per layer {part: [len(words), hidden]}, the
+    parts of recurrent.LSTM_PARTS or GRU_PARTS."""
+    ids = self.known_ids(words, "the text")
+    _, _, layers = self.model.inside(np.asarray([ids], np.int32),
+                                     self.model.zero_state(1))
+    return [{name: value[0].numpy() for name, value in layer.items()}
+            for layer in layers]
+
+  def neighbors(self, word, top):
+    """The `top` words nearest to `word` by cosine similarity, as
+    {"input embedding": [(word, similarity), ...], "softmax weight": ...}
+    (the softmax weight only when it is not the embedding, tied); the word
+    itself left out."""
+    if word not in self.word_to_id:
+      raise InputError("%r is not in the model's vocabulary" % word)
+    vocab = len(self.id_to_word)
+    spaces = {"input embedding": self.model.embedding.numpy()[:vocab]}
+    if not self.model.config.tie_embeddings:
+      spaces["softmax weight"] = self.model.softmax_w.numpy()[:, :vocab].T
+    nearest = {}
+    for name, vectors in spaces.items():
+      lengths = np.linalg.norm(vectors, axis=1)
+      query = vectors[self.word_to_id[word]]
+      similarity = vectors @ query / np.maximum(
+          lengths * np.linalg.norm(query), np.finfo(np.float32).tiny)
+      similarity[self.word_to_id[word]] = -np.inf
+      best = np.argsort(-similarity, kind="stable")[:top]
+      best = best[np.isfinite(similarity[best])]  # not the word itself
+      nearest[name] = [(self.id_to_word[i], float(similarity[i]))
+                       for i in best]
+    return nearest
+
   def generate(self, num_words, prompt=(), temperature=1.0, top_k=0, seed=0):
     """Samples `num_words` words following `prompt` (default: a sentence
     start). top_k > 0 samples among the k likeliest words only."""

@@ -6,8 +6,10 @@
     echo "the stock market fell" | python lm.py score --checkpoint runs/small -
     python lm.py evaluate --checkpoint runs/small [--data_path data]
     python lm.py export   --checkpoint runs/small exported_model
+    python lm.py gates    --checkpoint runs/small "the company said its profit rose"
+    python lm.py neighbors --checkpoint runs/small company
 
-One program with subcommands (like git): the five uses share the checkpoint
+One program with subcommands (like git): the seven uses share the checkpoint
 loading and error handling, and `python lm.py --help` lists them all.
 """
 
@@ -21,6 +23,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import download  # pylint: disable=g-import-not-at-top
+import internals
 from errors import exit_status_of
 from errors import InputError
 from ptb_words import ptb_lines
@@ -120,6 +123,25 @@ def parse_args(argv):
   export = command("export", "write a TensorFlow SavedModel for serving")
   export.add_argument("output", type=os.path.expanduser,
                       help="new folder for the SavedModel")
+
+  gates = command("gates", "what every layer's gates, candidate, cell state "
+                  "and output do on a text, word by word")
+  gates.add_argument("text", nargs="+",
+                     help="words, e.g. \"the company said its profit rose\"")
+  gates.add_argument("--plot", type=os.path.expanduser,
+                     help="also draw heatmaps (units by words) into this "
+                          ".png, .pdf or .svg file; needs matplotlib")
+  gates.add_argument("--save", type=os.path.expanduser,
+                     help="also write every value into this .npz file "
+                          "(arrays [words, units] named layer1/forget_gate, "
+                          "...)")
+  takes_text(gates)
+
+  neighbors = command("neighbors", "the words nearest to a word in the "
+                      "model's embedding (and softmax weight, if not tied)")
+  neighbors.add_argument("word")
+  neighbors.add_argument("--top", type=positive_int, default=10,
+                         help="how many words (default: %(default)s)")
   return parser.parse_args(argv)
 
 
@@ -202,6 +224,23 @@ def run(args):
   elif args.command == "export":
     lm.export(args.output)
     print("SavedModel written to %s" % args.output)
+  elif args.command == "gates":
+    words = read(" ".join(args.text))
+    if not words:
+      raise InputError("the text is empty: give at least one word")
+    layers = lm.inside(words)
+    note_unknown_words(lm, words)
+    shown = [lm.id_to_word[i] for i in lm.ids(words)]  # <unk> as the model
+    if args.plot:
+      internals.plot(args.plot, shown, layers)
+    if args.save:
+      internals.save_npz(args.save, shown, layers)
+    print("\n".join(internals.table(shown, layers)))
+  elif args.command == "neighbors":
+    for space, nearest in lm.neighbors(args.word, args.top).items():
+      print("nearest to %s in the %s:" % (args.word, space))
+      for word, similarity in nearest:
+        print("  %-15s %.4f" % (word, similarity))
   return 0
 
 

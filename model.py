@@ -91,6 +91,20 @@ class PTBModel(tf.Module):
     ... of a batch of batch_size rows (a replica's share, see trainer.py):
     they are dropped as one device would drop those rows of the whole batch.
     """
+    return self._forward(inputs, state, dropout_seed, rows)
+
+  def inside(self, inputs, state):
+    """What the recurrent layers compute on `inputs` (no dropout): the
+    logits, the new state, and per layer a dict of recurrent.LSTM_PARTS or
+    GRU_PARTS (gates, candidate, cell state, output), each [batch,
+    num_steps, hidden]. The same forward pass as training's."""
+    layers = []
+    logits, state = self._forward(inputs, state, keep_parts=layers)
+    return logits, state, layers
+
+  def _forward(self, inputs, state, dropout_seed=None, rows=None,
+               keep_parts=None):
+    """__call__; with `keep_parts` (a list), appends each layer's parts."""
     config = self.config
     training = dropout_seed is not None and config.keep_prob < 1.0
 
@@ -116,17 +130,32 @@ class PTBModel(tf.Module):
     state = compute(state)
     final_states = []
     for layer in range(config.num_layers):
-      if config.cell == "lstm":
+      if config.cell == "lstm" and keep_parts is not None:
+        gates, cells, outputs, c, h = recurrent.lstm_steps(
+            x, state[layer, 0], state[layer, 1],
+            compute(self.lstm_kernels[layer]),
+            compute(self.lstm_biases[layer]))
+        i, j, f, o = tf.split(gates, 4, axis=2)
+        keep_parts.append(batch_major(recurrent.LSTM_PARTS,
+                                      (i, f, o, j, cells, outputs)))
+        x = tf.transpose(outputs, [1, 0, 2])
+        final_states.append(tf.stack([c, h]))
+      elif config.cell == "lstm":
         x, c, h = self.lstm_layer(x, state[layer, 0], state[layer, 1],
                                   compute(self.lstm_kernels[layer]),
                                   compute(self.lstm_biases[layer]))
         final_states.append(tf.stack([c, h]))
       else:
-        x, h = recurrent.gru_layer(
+        x, h, *kept = recurrent.gru_layer(
             x, state[layer, 0], compute(self.gru_gate_kernels[layer]),
             compute(self.gru_gate_biases[layer]),
             compute(self.gru_candidate_kernels[layer]),
-            compute(self.gru_candidate_biases[layer]))
+            compute(self.gru_candidate_biases[layer]),
+            keep_gates=keep_parts is not None)
+        if kept:
+          parts = batch_major(recurrent.GRU_PARTS[:3],
+                              tf.split(kept[0], 3, axis=2))
+          keep_parts.append(dict(parts, output=x))
         final_states.append(h[None])
       x = dropout(x, layer + 1)
     # One product for all time steps: [batch, num_steps, vocab]. Tied, the
@@ -138,6 +167,12 @@ class PTBModel(tf.Module):
     logits += compute(self.softmax_b)
     return (tf.cast(logits, tf.float32),
             tf.cast(tf.stack(final_states), tf.float32))
+
+
+def batch_major(names, time_major):
+  """{name: [batch, num_steps, hidden]} of time-major tensors."""
+  return {name: tf.transpose(tensor, [1, 0, 2])
+          for name, tensor in zip(names, time_major)}
 
 
 def sequence_cost(logits, targets, batch_size=None):

@@ -9,6 +9,49 @@ forget gate, output gate) and a bias, with forget_bias 0 and no peepholes.
 
 import tensorflow as tf
 
+# What lstm_steps and gru_steps compute at every step, in that order (see
+# PTBModel.inside): the gates after their sigmoid, the candidate after its
+# tanh, the cell state, the layer's output h.
+LSTM_PARTS = ("input_gate", "forget_gate", "output_gate", "candidate",
+              "cell_state", "output")
+GRU_PARTS = ("reset_gate", "update_gate", "candidate", "output")
+
+
+def lstm_steps(inputs, c0, h0, kernel, bias):
+  """The LSTM's forward pass over all time steps, as training runs it.
+
+  inputs: [batch, num_steps, input_size]; c0, h0: [batch, hidden].
+  Returns, time-major: gates [num_steps, batch, 4 * hidden] (i, j, f, o
+  after their sigmoid or tanh), cells and outputs [num_steps, batch,
+  hidden]; and the final (c, h).
+  """
+  input_size = inputs.shape[-1]
+  num_steps = tf.shape(inputs)[1]
+  input_kernel, recurrent_kernel = kernel[:input_size], kernel[input_size:]
+  # The input half of the kernel does not depend on the recurrence, so all
+  # time steps share one large product: [num_steps, batch, 4 * hidden].
+  projected = tf.einsum("bti,ig->tbg", inputs, input_kernel) + bias
+
+  def step(t, c, h, gates, cells, outputs):
+    i, j, f, o = tf.split(projected[t] + tf.matmul(h, recurrent_kernel),
+                          4, axis=1)
+    i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f), tf.sigmoid(o)
+    c = c * f + i * j
+    h = tf.tanh(c) * o
+    return (t + 1, c, h, gates.write(t, tf.concat([i, j, f, o], axis=1)),
+            cells.write(t, c), outputs.write(t, h))
+
+  def per_step():
+    return tf.TensorArray(inputs.dtype, size=num_steps)
+
+  # A while loop rather than unrolled Python: the graph stays small for
+  # long evaluation sequences, and under XLA it measured faster.
+  _, c, h, gates, cells, outputs = tf.while_loop(
+      lambda t, *_: t < num_steps, step,
+      (0, c0, h0, per_step(), per_step(), per_step()),
+      maximum_iterations=num_steps)
+  return gates.stack(), cells.stack(), outputs.stack(), c, h
+
 
 def lstm_layer(inputs, c, h, kernel, bias):
   """Runs one LSTM layer over all time steps.
@@ -34,26 +77,7 @@ def lstm_layer(inputs, c, h, kernel, bias):
   @tf.custom_gradient
   def layer(inputs, c0, h0, kernel, bias):
     input_kernel, recurrent_kernel = kernel[:input_size], kernel[input_size:]
-    # The input half of the kernel does not depend on the recurrence, so all
-    # time steps share one large product: [num_steps, batch, 4 * hidden].
-    projected = tf.einsum("bti,ig->tbg", inputs, input_kernel) + bias
-
-    def step(t, c, h, gates, cells, outputs):
-      i, j, f, o = tf.split(projected[t] + tf.matmul(h, recurrent_kernel),
-                            4, axis=1)
-      i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f), tf.sigmoid(o)
-      c = c * f + i * j
-      h = tf.tanh(c) * o
-      return (t + 1, c, h, gates.write(t, tf.concat([i, j, f, o], axis=1)),
-              cells.write(t, c), outputs.write(t, h))
-
-    # A while loop rather than unrolled Python: the graph stays small for
-    # long evaluation sequences, and under XLA it measured faster.
-    _, c, h, gates, cells, outputs = tf.while_loop(
-        lambda t, *_: t < num_steps, step,
-        (0, c0, h0, per_step(), per_step(), per_step()),
-        maximum_iterations=num_steps)
-    gates, cells, outputs = gates.stack(), cells.stack(), outputs.stack()
+    gates, cells, outputs, c, h = lstm_steps(inputs, c0, h0, kernel, bias)
 
     def gradient(d_outputs, d_c, d_h):
       """Gradients of the loss for inputs, c0, h0, kernel and bias."""
@@ -139,7 +163,7 @@ LSTM_LAYERS = {"basic": lstm_layer, "block": block_lstm_layer,
 
 
 def gru_layer(inputs, h, gate_kernel, gate_bias, candidate_kernel,
-              candidate_bias):
+              candidate_bias, keep_gates=False):
   """Runs one GRU layer over all time steps, as TensorFlow 1's GRUCell.
 
   inputs: [batch, num_steps, input_size]; h: [batch, hidden].
@@ -151,7 +175,9 @@ def gru_layer(inputs, h, gate_kernel, gate_bias, candidate_kernel,
       h'   = u * h + (1 - u) * c
   (the reset gate applies to h before its product: Cho et al.'s original
   GRU, not Keras's reset_after variant). Returns outputs [batch, num_steps,
-  hidden] and the final h. The gradient is left to autodiff.
+  hidden] and the final h. The gradient is left to autodiff. With
+  `keep_gates`, also r, u and c of every step, time-major [num_steps, batch,
+  3 * hidden] (training does not keep them).
   """
   input_size = inputs.shape[-1]
   num_steps = tf.shape(inputs)[1]
@@ -162,16 +188,23 @@ def gru_layer(inputs, h, gate_kernel, gate_bias, candidate_kernel,
   candidate_inputs = tf.einsum("bti,ig->tbg", inputs,
                                candidate_kernel[:input_size]) + candidate_bias
 
-  def step(t, h, outputs):
+  def step(t, h, outputs, *kept):
     r, u = tf.split(tf.sigmoid(
         gate_inputs[t] + tf.matmul(h, gate_kernel[input_size:])), 2, axis=1)
     c = tf.tanh(candidate_inputs[t]
                 + tf.matmul(r * h, candidate_kernel[input_size:]))
     h = u * h + (1 - u) * c
-    return t + 1, h, outputs.write(t, h)
+    kept = [gates.write(t, tf.concat([r, u, c], axis=1)) for gates in kept]
+    return (t + 1, h, outputs.write(t, h), *kept)
 
-  _, h, outputs = tf.while_loop(
+  def per_step():
+    return tf.TensorArray(inputs.dtype, size=num_steps)
+
+  _, h, outputs, *kept = tf.while_loop(
       lambda t, *_: t < num_steps, step,
-      (0, h, tf.TensorArray(inputs.dtype, size=num_steps)),
+      (0, h, per_step(), *([per_step()] if keep_gates else [])),
       maximum_iterations=num_steps)
-  return tf.transpose(outputs.stack(), [1, 0, 2]), h
+  outputs = tf.transpose(outputs.stack(), [1, 0, 2])
+  if keep_gates:
+    return outputs, h, kept[0].stack()
+  return outputs, h

@@ -1,0 +1,215 @@
+"""lm.py gates and neighbors: what a trained model computes inside, checked
+against NumPy from the checkpoint's own weights."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, patterned_lines, write_corpus
+import configs
+import inference
+import internals
+import reader
+import recurrent
+import trainer
+
+TOY = configs.TEST.override(num_layers=2, hidden_size=6, num_steps=5,
+                            batch_size=4, vocab_size=9, max_max_epoch=1)
+VARIANTS = {"lstm": {}, "gru": {"cell": "gru"},
+            "lstm-tied": {"tie_embeddings": True}}
+
+
+@pytest.fixture(scope="module")
+def checkpoints_of(tmp_path_factory):
+  """A trained toy checkpoint folder per variant."""
+  root = tmp_path_factory.mktemp("internals")
+  data = reader.load_ptb(write_corpus(str(root / "data"), patterned_lines(200),
+                                      patterned_lines(30), patterned_lines(30)))
+  folders = {}
+  for name, changes in VARIANTS.items():
+    folders[name] = str(root / name)
+    trainer.train_and_evaluate(TOY.override(**changes), data,
+                               save_path=folders[name], log=lambda _: None)
+  return folders
+
+
+def sigmoid(x):
+  return 1 / (1 + np.exp(-x))
+
+
+def numpy_parts(model, ids):
+  """Every layer's parts, word by word from the zero state, in NumPy from
+  the model's weights (the reference's cells, written out again)."""
+  hidden = model.config.hidden_size
+  x_all = model.embedding.numpy()[ids]
+  layers = []
+  for layer in range(model.config.num_layers):
+    parts = {}
+    c = h = np.zeros(hidden, np.float32)
+    for x in x_all:
+      if model.config.cell == "lstm":
+        pre = (np.concatenate([x, h]) @ model.lstm_kernels[layer].numpy()
+               + model.lstm_biases[layer].numpy())
+        i, j, f, o = np.split(pre, 4)
+        i, j, f, o = sigmoid(i), np.tanh(j), sigmoid(f), sigmoid(o)
+        c = c * f + i * j
+        h = np.tanh(c) * o
+        values = dict(input_gate=i, forget_gate=f, output_gate=o,
+                      candidate=j, cell_state=c, output=h)
+      else:
+        r, u = np.split(sigmoid(
+            np.concatenate([x, h]) @ model.gru_gate_kernels[layer].numpy()
+            + model.gru_gate_biases[layer].numpy()), 2)
+        candidate = np.tanh(
+            np.concatenate([x, r * h])
+            @ model.gru_candidate_kernels[layer].numpy()
+            + model.gru_candidate_biases[layer].numpy())
+        h = u * h + (1 - u) * candidate
+        values = dict(reset_gate=r, update_gate=u, candidate=candidate,
+                      output=h)
+      for name, value in values.items():
+        parts.setdefault(name, []).append(value)
+    layers.append({name: np.stack(v) for name, v in parts.items()})
+    x_all = layers[-1]["output"]
+  return layers
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_parts_are_the_models_own(checkpoints_of, variant):
+  lm = inference.LanguageModel.load(checkpoints_of[variant])
+  words = "a b c d e f g h a <eos> c".split()
+  layers = lm.inside(words)
+  expected = numpy_parts(lm.model, lm.ids(words))
+  parts = (recurrent.LSTM_PARTS if variant.startswith("lstm")
+           else recurrent.GRU_PARTS)
+  assert [list(layer) for layer in layers] == [list(parts)] * 2
+  for layer, numpy_layer in zip(layers, expected):
+    for name in parts:
+      assert layer[name].shape == (len(words), TOY.hidden_size)
+      np.testing.assert_allclose(layer[name], numpy_layer[name], atol=1e-5,
+                                 err_msg=name)
+  # The same forward pass as the model's call: the same logits and state.
+  ids = np.asarray([lm.ids(words)], np.int32)
+  logits, state, _ = lm.model.inside(ids, lm.model.zero_state(1))
+  called_logits, called_state = lm.model(ids, lm.model.zero_state(1))
+  np.testing.assert_array_equal(logits.numpy(), called_logits.numpy())
+  np.testing.assert_array_equal(state.numpy(), called_state.numpy())
+
+
+def lm_cli(*args):
+  return subprocess.run([sys.executable, os.path.join(ROOT, "lm.py"), *args],
+                        capture_output=True, text=True, timeout=300,
+                        check=False)
+
+
+def test_gates_table_and_saved_values(checkpoints_of, tmp_path):
+  folder = checkpoints_of["lstm"]
+  saved = tmp_path / "gates.npz"
+  result = lm_cli("gates", "--checkpoint", folder, "a b zz c.", "--save",
+                  str(saved))
+  assert result.returncode == 0, result.stderr
+  # (The toy vocabulary has no <unk>.)
+  assert "note: not in the model's vocabulary, left out: zz" in result.stderr
+  blocks = [block.splitlines() for block in result.stdout.split("\n\n")]
+  words = ["a", "b", "c", "<eos>"]  # read as predict reads it
+  assert [block[0] for block in blocks] == ["layer 1", "layer 2"]
+  assert blocks[0][1].split() == ["input", "gate", "forget", "gate",
+                                  "output", "gate", "cand", "cell", "h"]
+  assert [line.split()[0] for line in blocks[1][3:]] == words
+  values = np.load(saved)
+  assert list(values["words"]) == words
+  lm = inference.LanguageModel.load(folder)
+  layers = lm.inside(words)
+  for number, layer in enumerate(layers, 1):
+    for name, expected in layer.items():
+      np.testing.assert_allclose(values["layer%d/%s" % (number, name)],
+                                 expected, atol=1e-6)
+    # Row by row: the forget gate's mean and its shut and open shares.
+    for row, forget in zip(blocks[number - 1][3:], layer["forget_gate"]):
+      mean, shut, opened = row.split()[4:7]
+      assert float(mean) == pytest.approx(forget.mean(), abs=0.006)
+      assert shut == "%.0f%%" % (100 * (forget < 0.1).mean())
+      assert opened == "%.0f%%" % (100 * (forget > 0.9).mean())
+  gru = lm_cli("gates", "--checkpoint", checkpoints_of["gru"], "a", "b")
+  assert gru.stdout.splitlines()[1].split() == ["reset", "gate", "update",
+                                                "gate", "cand", "h"]
+
+
+def test_gates_plot(checkpoints_of, tmp_path):
+  picture = tmp_path / "gates.png"
+  result = lm_cli("gates", "--checkpoint", checkpoints_of["lstm"], "a b c",
+                  "--plot", str(picture))
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --plot needs matplotlib: pip install matplotlib (the table "
+        "and --save do not)")
+    assert result.stdout == "" and not picture.exists()
+  else:
+    assert result.returncode == 0, result.stderr
+    assert picture.read_bytes().startswith(b"\x89PNG")
+  assert os.listdir(tmp_path) in ([], ["gates.png"])  # no partial file
+
+
+def nearest_by_numpy(vectors, index, top):
+  unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+  similarity = unit @ unit[index]
+  order = [i for i in np.argsort(-similarity, kind="stable") if i != index]
+  return order[:top], similarity
+
+
+def test_neighbors(checkpoints_of):
+  lm = inference.LanguageModel.load(checkpoints_of["lstm"])
+  nearest = lm.neighbors("c", 3)
+  assert list(nearest) == ["input embedding", "softmax weight"]
+  for space, vectors in (("input embedding", lm.model.embedding.numpy()),
+                         ("softmax weight", lm.model.softmax_w.numpy().T)):
+    order, similarity = nearest_by_numpy(vectors, lm.word_to_id["c"], 3)
+    assert [word for word, _ in nearest[space]] == [
+        lm.id_to_word[i] for i in order]
+    np.testing.assert_allclose([s for _, s in nearest[space]],
+                               similarity[order], rtol=1e-5)
+  # Every other word, never the word itself, however many are asked for.
+  assert len(lm.neighbors("c", 100)["input embedding"]) == 8
+  tied = inference.LanguageModel.load(checkpoints_of["lstm-tied"])
+  assert list(tied.neighbors("c", 3)) == ["input embedding"]
+  result = lm_cli("neighbors", "--checkpoint", checkpoints_of["lstm"], "c",
+                  "--top", "2")
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[0] == "nearest to c in the input embedding:"
+  assert lines[3] == "nearest to c in the softmax weight:"
+  word, similarity = lines[1].split()
+  assert (word, float(similarity)) == (nearest["input embedding"][0][0],
+                                       pytest.approx(nearest[
+                                           "input embedding"][0][1], abs=1e-4))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["gates", "."], "error: the text is empty: give at least one word"),
+    (["gates", "zz"], "error: the text has no word of the model's vocabulary"),
+    (["neighbors", "zz"], "error: 'zz' is not in the model's vocabulary"),
+    (["gates", "a", "--plot", "x.nope"], None),
+])
+def test_bad_input_is_one_line(checkpoints_of, tmp_path, args, message):
+  result = lm_cli(args[0], "--checkpoint", checkpoints_of["lstm"], *args[1:])
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1, result.stderr
+  if message:
+    assert errors[0] == message
+  missing = lm_cli(args[0], "--checkpoint", str(tmp_path / "none"), *args[1:])
+  assert missing.stderr.strip().splitlines()[-1] == (
+      "error: checkpoint folder %s does not exist" % (tmp_path / "none"))
+
+
+def test_table_shares_are_of_the_units():
+  layer = {"forget_gate": np.array([[0.05, 0.5, 0.95, 0.99]]),
+           "cell_state": np.array([[-2.0, 2.0, 1.0, -1.0]])}
+  lines = internals.table(["w"], [layer])
+  assert lines[3].split() == ["w", "0.62", "25%", "50%", "1.500"]
