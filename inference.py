@@ -35,6 +35,7 @@ class LanguageModel:
     self.id_to_word = sorted(word_to_id, key=word_to_id.get)
     self._next = tf.function(self._next_fn, jit_compile=True)
     self._score = tf.function(self._score_fn, jit_compile=True)
+    self._inside = tf.function(model.inside)
 
   @classmethod
   def load(cls, checkpoint_dir):
@@ -124,10 +125,16 @@ class LanguageModel:
     as after a sentence start): per layer {part: [len(words), hidden]}, the
     parts of recurrent.LSTM_PARTS or GRU_PARTS."""
     ids = self.known_ids(words, "the text")
-    _, _, layers = self.model.inside(np.asarray([ids], np.int32),
-                                     self.model.zero_state(1))
-    return [{name: value[0].numpy() for name, value in layer.items()}
-            for layer in layers]
+    state = self.model.zero_state(1)
+    windows = []  # a window at a time, the state carried, as score does
+    for start in range(0, len(ids), SCORE_WINDOW):
+      window = np.asarray([ids[start:start + SCORE_WINDOW]], np.int32)
+      _, state, layers = self._inside(window, state)
+      windows.append(layers)
+    return [{name: np.concatenate([w[layer][name][0].numpy()
+                                   for w in windows])
+             for name in part_names}
+            for layer, part_names in enumerate(windows[0])]
 
   def neighbors(self, word, top):
     """The `top` words nearest to `word` by cosine similarity, as

@@ -85,6 +85,10 @@ def written_aside(path):
   try:
     with f, os_errors_said_as("cannot write %s" % path):
       yield f
+    # A temporary file is private (0600); the result gets the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(f.name, 0o666 & ~umask)
     os.replace(f.name, path)
   except BaseException:
     os.remove(f.name)
@@ -123,6 +127,7 @@ def plot(path, words, layers):
       axis.set_xticks(range(len(words)))
       axis.set_xticklabels(words, rotation=90, fontsize=8)
       axis.set_ylabel("unit")
+      axis.yaxis.get_major_locator().set_params(integer=True)
       figure.colorbar(image, ax=axis)
   figure.tight_layout()
   with written_aside(path) as f:

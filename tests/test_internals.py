@@ -2,6 +2,7 @@
 against NumPy from the checkpoint's own weights."""
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -99,6 +100,17 @@ def test_the_parts_are_the_models_own(checkpoints_of, variant):
   np.testing.assert_array_equal(state.numpy(), called_state.numpy())
 
 
+def test_the_parts_do_not_depend_on_the_window(checkpoints_of, monkeypatch):
+  words = " <eos> ".join(patterned_lines(7)).split()  # 41 words
+  whole = inference.LanguageModel.load(checkpoints_of["gru"]).inside(words)
+  monkeypatch.setattr(inference, "SCORE_WINDOW", 4)  # the state carried over
+  windowed = inference.LanguageModel.load(checkpoints_of["gru"]).inside(words)
+  for layer, windowed_layer in zip(whole, windowed):
+    for name, values in layer.items():
+      assert values.shape == (41, TOY.hidden_size)
+      np.testing.assert_allclose(windowed_layer[name], values, atol=1e-6)
+
+
 def lm_cli(*args):
   return subprocess.run([sys.executable, os.path.join(ROOT, "lm.py"), *args],
                         capture_output=True, text=True, timeout=300,
@@ -120,6 +132,9 @@ def test_gates_table_and_saved_values(checkpoints_of, tmp_path):
                                   "output", "gate", "cand", "cell", "h"]
   assert [line.split()[0] for line in blocks[1][3:]] == words
   values = np.load(saved)
+  umask = os.umask(0)
+  os.umask(umask)
+  assert stat.S_IMODE(os.stat(saved).st_mode) == 0o666 & ~umask
   assert list(values["words"]) == words
   lm = inference.LanguageModel.load(folder)
   layers = lm.inside(words)
@@ -143,7 +158,7 @@ def test_gates_plot(checkpoints_of, tmp_path):
   result = lm_cli("gates", "--checkpoint", checkpoints_of["lstm"], "a b c",
                   "--plot", str(picture))
   try:
-    import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
+    import matplotlib  # pylint: disable=g-import-not-at-top,unused-import  # noqa
   except ImportError:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
