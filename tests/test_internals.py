@@ -228,3 +228,20 @@ def test_table_shares_are_of_the_units():
            "cell_state": np.array([[-2.0, 2.0, 1.0, -1.0]])}
   lines = internals.table(["w"], [layer])
   assert lines[3].split() == ["w", "0.62", "25%", "50%", "1.500"]
+
+
+def test_gate_statistics_by_place_in_the_sentence():
+  sys.path.insert(0, os.path.join(ROOT, "scripts"))
+  import gate_statistics  # pylint: disable=g-import-not-at-top
+  words = ["a", "<eos>", "b", "c", "<eos>", "d"]
+  forget = np.array([[0.5, 0.5], [0.05, 0.95], [0.2, 0.4], [0.6, 0.8],
+                     [0.01, 0.03], [0.91, 0.99]])
+  rows = gate_statistics.statistics(words, [{"forget_gate": forget,
+                                             "cell_state": forget}])
+  assert [row[:3] for row in rows] == [
+      (1, "forget_gate", "<eos>"), (1, "forget_gate", "first word"),
+      (1, "forget_gate", "other words")]
+  # <eos>: steps 1 and 4; first words: 2 and 5; others: 0 and 3.
+  expected = [(0.26, 0.75, 0.25, 2), (0.625, 0.0, 0.5, 2), (0.6, 0.0, 0.0, 2)]
+  for row, (mean, shut, opened, steps) in zip(rows, expected):
+    assert row[3:] == (pytest.approx(mean), shut, opened, steps)
