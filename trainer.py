@@ -176,10 +176,13 @@ class Trainer:
 def reduced_precision_dtype():
   """The 16-bit type --use_fp16 computes in: float16, on a GPU only.
 
-  On this project's CPU (AVX-512 with AMX) bfloat16 trained small at about
+  On the CPUs this project has run on (AMD EPYC: AVX-512 with AVX512_BF16
+  dot products and no AMX, or AVX2 alone) bfloat16 trained small at about
   2,600 words/s against 3,400 for float32 in the same benchmark run
   (benchmarks/benchmark.py --use_fp16, with and without XLA): the casts
   and 16-bit element-wise work cost more than the faster products save.
+  XLA computes bfloat16 products in float32; outside XLA they saved at
+  most an eighth of a medium step (issue 18's measurements).
   """
   if not tf.config.list_physical_devices("GPU"):
     raise InputError("--use_fp16 needs a GPU: on this CPU 16-bit compute "
