@@ -6,7 +6,10 @@ import os
 import signal
 
 import pytest
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
 
+import environment
 import supervisor
 from test_training import read_scalars
 
@@ -109,3 +112,17 @@ def test_the_previous_handlers_come_back():
   with supervisor.StopOnSignal():
     assert signal.getsignal(signal.SIGTERM) != before
   assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_each_stretch_names_its_versions_and_processor(tmp_path):
+  watch = supervisor.Supervisor(summary_folder=str(tmp_path))
+  watch.describe_environment(global_step=7)
+  watch.summaries.flush()
+  texts = []
+  for name in os.listdir(tmp_path):
+    for record in tf.data.TFRecordDataset(str(tmp_path / name)):
+      event = event_pb2.Event.FromString(record.numpy())
+      texts += [(value.tag, event.step, tf.make_ndarray(value.tensor).item())
+                for value in event.summary.value]
+  assert texts == [("Environment", 7, environment.describe().encode())]
+  assert b"TensorFlow 2." in texts[0][2] and b"NumPy" in texts[0][2]
