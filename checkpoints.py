@@ -217,7 +217,8 @@ class TrainingCheckpoint:
 
 def size_in_bytes(variables):
   """What the values of `variables` take on disk, give or take an index."""
-  return sum(int(tf.size(v)) * v.dtype.size for v in variables)
+  return sum((v.shape.num_elements() if v.shape.is_fully_defined()
+              else int(tf.size(v))) * v.dtype.size for v in variables)
 
 
 def remove_partial_saves(save_path):

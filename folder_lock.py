@@ -50,6 +50,8 @@ def in_use_error(folder, who):
 def held(folder):
   """Holds `folder`'s lock while active, making the folder if needed; if
   another process holds it, an InputError naming that process."""
+  if os.path.exists(folder) and not os.path.isdir(folder):
+    raise InputError("save path %s is not a folder" % folder)
   made = not os.path.isdir(folder)
   with os_errors_said_as("cannot save into %s" % folder):
     os.makedirs(folder, exist_ok=True)

@@ -232,11 +232,11 @@ class LanguageModel:
     if os.path.isfile(parent):
       raise InputError("cannot export into %s: %s is a file, not a folder"
                        % (output_dir, parent))
+    needs = checkpoints.size_in_bytes(self.model.variables)
     with os_errors_said_as("cannot export into %s" % output_dir):
       os.makedirs(parent, exist_ok=True)
       # Written aside and renamed, so a failure leaves no half SavedModel.
       partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    needs = checkpoints.size_in_bytes(self.model.variables)
     try:
       with removed_on_sigterm(partial,
                               "SIGTERM: stopped; nothing was exported"), \

@@ -217,8 +217,9 @@ def _export(model, tmp_path):
   return path
 
 
-@pytest.mark.parametrize("changes", [{"cell": "gru"}, {"tie_embeddings": True}])
-def test_short_real_training_learns(ptb_path, changes):
+@pytest.mark.parametrize("changes, fall", [({"cell": "gru"}, 3),
+                                           ({"tie_embeddings": True}, 4)])
+def test_short_real_training_learns(ptb_path, changes, fall):
   data = reader.load_ptb(ptb_path)
   config = configs.SMALL.override(hidden_size=50, **changes)
   model = trainer.Trainer(config, seed=0)
@@ -228,5 +229,7 @@ def test_short_real_training_learns(ptb_path, changes):
   end = model.run_epoch(valid).perplexity()
   assert start > 9000  # a fresh model is about uniform over 10,000 words
   # After these 150 steps: about 770 tied (1,100 untied), 2,400 for the
-  # GRU, whose update gate starts mostly closed (bias 1): it starts slower.
-  assert end < start / 4
+  # GRU on an AVX-512 processor and 2,806 on an AVX2 one (the rounding of
+  # the products differs; the GRU's first steps amplify it): its update gate
+  # starts mostly closed (bias 1), so it starts slower.
+  assert end < start / fall
