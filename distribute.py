@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,20 @@ def cluster_from_environment():
     raise InputError("TF_CONFIG is not a cluster of workers with this "
                      "task's place in it: %s" % e) from None
   return config
+
+
+def local_cluster(count):
+  """TF_CONFIG values for `count` workers on this machine (127.0.0.1, on
+  ports free now), one per worker in index order."""
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  workers = ["127.0.0.1:%d" % s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return [json.dumps({"cluster": {"worker": workers},
+                      "task": {"type": "worker", "index": index}})
+          for index in range(count)]
 
 
 def check_request(num_gpus, num_cpu_devices, batch_size):

@@ -47,21 +47,26 @@ class Trainer:
     # XLA fuses the basic cell's element-wise work; it cannot compile the
     # BlockLSTM op, which is its own fused kernel.
     jit_compile = rnn_mode == "basic"
+    # A program of its own: see PTBModel.dropout_keys.
+    self.dropout_keys = tf.function(
+        lambda: self.model.dropout_keys(self.dropout_rng.make_seeds(1)[:, 0]),
+        jit_compile=jit_compile)
     if strategy:
       # XLA on CPUs cannot compile the replicas' collective ops: it
       # compiles each replica's forward and backward pass instead.
       self._replica_gradients = tf.function(self._gradients,
                                             jit_compile=jit_compile)
-      self.train_step = tf.function(self._replicated_train_step)
+      self._compiled_train_step = tf.function(self._replicated_train_step)
     else:
-      self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
+      self._compiled_train_step = tf.function(self._train_step,
+                                              jit_compile=jit_compile)
     self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile)
 
-  def _gradients(self, inputs, targets, state, dropout_seed, rows=None):
+  def _gradients(self, inputs, targets, state, dropout_keys, rows=None):
     """Cost, gradients and new state of a batch (or of `rows`, a replica's
     share of one: see PTBModel.__call__)."""
     with tf.GradientTape() as tape:
-      logits, state = self.model(inputs, state, dropout_seed=dropout_seed,
+      logits, state = self.model(inputs, state, dropout_keys=dropout_keys,
                                  rows=rows)
       cost = sequence_cost(logits, targets,
                            batch_size=rows[1] if rows else None)
@@ -73,14 +78,22 @@ class Trainer:
     for variable, gradient in zip(self.model.trainable_variables, gradients):
       variable.assign_sub(learning_rate * tf.convert_to_tensor(gradient))
 
-  def _train_step(self, inputs, targets, state, learning_rate):
-    cost, gradients, state = self._gradients(
-        inputs, targets, state, self.dropout_rng.make_seeds(1)[:, 0])
+  def train_step(self, inputs, targets, state, learning_rate, wishes=None):
+    """One SGD step on a batch; returns its cost and the new state, and
+    replicated, what the workers wished (see _replicated_train_step)."""
+    arguments = [inputs, targets, state, learning_rate, self.dropout_keys()]
+    if self.strategy:
+      arguments.append(wishes)
+    return self._compiled_train_step(*arguments)
+
+  def _train_step(self, inputs, targets, state, learning_rate, dropout_keys):
+    cost, gradients, state = self._gradients(inputs, targets, state,
+                                             dropout_keys)
     self._apply(gradients, learning_rate)
     return cost, state
 
   def _replicated_train_step(self, inputs, targets, state, learning_rate,
-                             wishes):
+                             dropout_keys, wishes):
     """The single-device step, computed by N replicas.
 
     Every replica gets the whole batch and state and takes its share of the
@@ -94,7 +107,6 @@ class Trainer:
     each, so that all workers stop or save after the same batch even when
     a signal reached only one of them.
     """
-    dropout_seed = self.dropout_rng.make_seeds(1)[:, 0]
     batch_size = inputs.shape[0]
     share = batch_size // self.strategy.num_replicas_in_sync
 
@@ -108,7 +120,7 @@ class Trainer:
                         [share if d == axis else tensor.shape[d] for d in dims])
 
       cost, gradients, new_state = self._replica_gradients(
-          mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_seed,
+          mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_keys,
           rows=(first, batch_size))
       # tf.identity: a value the replica made; the step's own argument has
       # no replica device to reduce from.

@@ -1,18 +1,70 @@
-"""benchmarks/benchmark.py refuses what it cannot measure before measuring."""
+"""benchmarks/benchmark.py: what it refuses before measuring, and how it
+runs replicated training (--workers) against one process."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import benchmark  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-def test_an_unknown_shape_is_refused_at_once():
-  result = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "benchmarks", "benchmark.py"),
-       "--shapes=small,nope"], capture_output=True, text=True, timeout=60)
+SCRIPT = os.path.join(ROOT, "benchmarks", "benchmark.py")
+
+
+def run(*args, timeout=60):
+  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True,
+                        text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shapes=small,nope"], "--shapes: unknown nope; choose from "
+     "small,medium,large,test"),
+    (["--workers=0"], "--workers must be at least 1, not 0"),
+    (["--workers=%d" % (len(os.sched_getaffinity(0)) + 1)],
+     "--workers %d needs a core for each worker; this machine lets it use %d"
+     % (len(os.sched_getaffinity(0)) + 1, len(os.sched_getaffinity(0)))),
+    (["--workers=2", "--num_cpu_devices=2"],
+     "--workers and --num_cpu_devices: choose one"),
+])
+def test_what_it_cannot_measure_is_refused_at_once(args, message):
+  result = run(*args)
   assert result.returncode == 2
   assert result.stdout == ""  # no matrix-product measurement, no table
-  assert result.stderr.splitlines()[-1] == (
-      "benchmark.py: error: --shapes: unknown nope; choose from "
-      "small,medium,large")
+  assert result.stderr.splitlines()[-1] == "benchmark.py: error: " + message
+
+
+def test_the_cores_are_shared_out_in_order(monkeypatch):
+  monkeypatch.setattr(os, "sched_getaffinity", lambda _: {5, 1, 3, 7, 2})
+  assert benchmark.core_shares(2) == [[1, 2], [3, 5]]
+  assert benchmark.core_shares(5) == [[1], [2], [3], [5], [7]]
+
+
+def test_a_measuring_process_runs_on_the_cores_it_is_given():
+  result = run("--child=test", "--cores=0", timeout=120)
+  assert result.returncode == 0, result.stderr
+  measured = json.loads(result.stdout.splitlines()[-1])
+  assert measured["cores"] == [0]
+  assert measured["threads"] == 1
+  assert measured["train"] > 0 and measured["eval"] > 0
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2,
+                    reason="two workers need two cores")
+def test_two_workers_are_timed_against_one_process_on_one_core():
+  result = run("--shapes=test", "--workers=2", timeout=240)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[1] == ("| shape | one process on 1 core(s) words/s | 2 workers "
+                      "on 1 core(s) each words/s | speed-up | peak memory of "
+                      "one |")
+  row = re.fullmatch(r"\| test \| (\d+) \| (\d+) \| (\d+\.\d\d)x \| \d+ MiB \|",
+                     lines[3])
+  assert row, lines[3]
+  alone, together, speed_up = map(float, row.groups())
+  assert speed_up == pytest.approx(together / alone, abs=0.01)

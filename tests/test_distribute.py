@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 
@@ -153,19 +152,10 @@ def test_bad_tf_config(toy_corpus):
   assert line.startswith("error: TF_CONFIG is not a cluster of workers")
 
 
-def free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
-def tf_config(workers, index):
-  return json.dumps({"cluster": {"worker": workers},
-                     "task": {"type": "worker", "index": index}})
+def local_cluster(count):
+  """The workers' addresses and their TF_CONFIG values."""
+  values = distribute.local_cluster(count)
+  return json.loads(values[0])["cluster"]["worker"], values
 
 
 @pytest.mark.parametrize("workers, devices, batch_size, total", [
@@ -175,8 +165,7 @@ def tf_config(workers, index):
 ])
 def test_the_rows_must_split_over_every_workers_replicas(
     monkeypatch, workers, devices, batch_size, total):
-  monkeypatch.setenv("TF_CONFIG", tf_config(
-      ["127.0.0.1:%d" % (2222 + i) for i in range(workers)], 0))
+  monkeypatch.setenv("TF_CONFIG", distribute.local_cluster(workers)[0])
   with pytest.raises(ValueError, match="^batch_size=%d cannot be split "
                      "evenly over %d replicas$" % (batch_size, total)):
     distribute.check_request(0, devices, batch_size)
@@ -188,14 +177,14 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   flags = ["--data_path=" + toy_corpus, *TOY_FLAGS]
   alone = run(*flags)
   assert alone.returncode == 0, alone.stderr
-  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  workers, tf_configs = local_cluster(2)
   save_path = tmp_path / "run"
   (tmp_path / "tmp").mkdir()  # where the other worker saves, and removes
   processes = [subprocess.Popen(
       [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"), *flags,
        "--save_path=" + str(save_path), "--connect_timeout_secs=60"],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=dict(os.environ, TF_CONFIG=tf_config(workers, index),
+      env=dict(os.environ, TF_CONFIG=tf_configs[index],
                TMPDIR=str(tmp_path / "tmp")))
                for index in range(2)]
   try:
@@ -216,14 +205,14 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
 
 def start_workers(toy_corpus, save_path, *flags, save_paths=None):
   """Two workers on 127.0.0.1 of one training, their output unbuffered."""
-  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  workers, tf_configs = local_cluster(2)
   save_paths = save_paths or [save_path] * 2
   return workers, [subprocess.Popen(
       [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
        "--data_path=" + toy_corpus, *TOY_FLAGS, *flags,
        "--save_path=" + str(save_paths[index]), "--connect_timeout_secs=60"],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=dict(os.environ, TF_CONFIG=tf_config(workers, index),
+      env=dict(os.environ, TF_CONFIG=tf_configs[index],
                PYTHONUNBUFFERED="1"))
                    for index in range(2)]
 
@@ -306,10 +295,10 @@ def test_a_worker_that_loses_the_others_says_so_in_one_line(toy_corpus,
 
 
 def test_a_worker_alone_gives_up_with_a_clear_error(toy_corpus):
-  workers = ["127.0.0.1:%d" % port for port in free_ports(2)]
+  workers, tf_configs = local_cluster(2)
   result = run("--data_path=" + toy_corpus, *TOY_FLAGS,
                "--connect_timeout_secs=5", timeout=120,
-               env=dict(os.environ, TF_CONFIG=tf_config(workers, 0)))
+               env=dict(os.environ, TF_CONFIG=tf_configs[0]))
   assert result.returncode != 0
   assert ("error: worker 0 of %s could not reach the other workers within "
           "5 s" % ", ".join(workers)) in result.stderr

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import configs
 from recurrent import lstm_layer
-from model import PTBModel, sequence_cost
+from model import keyed_dropout, PTBModel, sequence_cost
 import reader
 from trainer import Trainer
 
@@ -108,9 +108,9 @@ def test_dropout_only_in_training_and_repeatable():
   state = model.zero_state(2)
   plain, _ = model(inputs, state)
   plain_again, _ = model(inputs, state)
-  seed = tf.constant([7, 9], tf.int64)
-  dropped, _ = model(inputs, state, dropout_seed=seed)
-  dropped_again, _ = model(inputs, state, dropout_seed=seed)
+  keys = model.dropout_keys(tf.constant([7, 9], tf.int64))
+  dropped, _ = model(inputs, state, dropout_keys=keys)
+  dropped_again, _ = model(inputs, state, dropout_keys=keys)
   np.testing.assert_array_equal(plain, plain_again)
   np.testing.assert_array_equal(dropped, dropped_again)
   assert np.abs(dropped.numpy() - plain.numpy()).max() > 1e-3
@@ -132,7 +132,8 @@ def test_dropout_on_the_embedded_inputs_and_between_layers():
 
   model.lstm_layer = recording_layer
   inputs = np.arange(40, dtype=np.int32).reshape(2, 20) % CONFIG.vocab_size
-  model(inputs, model.zero_state(2), dropout_seed=tf.constant([7, 9]))
+  model(inputs, model.zero_state(2),
+        dropout_keys=model.dropout_keys(tf.constant([7, 9], tf.int64)))
   embedded = model.embedding.numpy()[inputs]
   below = [embedded] + [outputs for _, outputs in calls[:-1]]
   for (layer_input, _), undropped in zip(calls, below):
@@ -145,6 +146,26 @@ def test_dropout_on_the_embedded_inputs_and_between_layers():
   calls.clear()
   model(inputs, model.zero_state(2))
   np.testing.assert_array_equal(calls[0][0], embedded)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("keep_prob", [0.5, 0.35])
+def test_dropout_draws_the_masks_of_tensorflows_stateless_dropout(
+    jit_compile, keep_prob):
+  """Bit for bit, from keys derived in a program of their own (as training
+  does it, for speed) and seeds as large as training's."""
+  model = PTBModel(CONFIG.override(keep_prob=keep_prob), seed=1)
+  x = tf.random.stateless_normal([4, 6, 50], [1, 2])
+  seed = tf.random.Generator.from_seed(5).make_seeds(1)[:, 0]
+  keys, counters = tf.function(model.dropout_keys,
+                               jit_compile=jit_compile)(seed)
+  assert keys.shape[0] == CONFIG.num_layers + 1
+  for index in range(CONFIG.num_layers + 1):
+    ours = tf.function(lambda k=index: keyed_dropout(
+        x, 1 - keep_prob, keys[k], counters[k]), jit_compile=jit_compile)()
+    theirs = tf.function(lambda k=index: tf.nn.experimental.stateless_dropout(
+        x, rate=1 - keep_prob, seed=seed + [0, k]), jit_compile=jit_compile)()
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_gradient_step_clips_to_max_grad_norm():
