@@ -53,9 +53,14 @@ class Trainer:
         jit_compile=jit_compile)
     if strategy:
       # XLA on CPUs cannot compile the replicas' collective ops: it
-      # compiles each replica's forward and backward pass instead.
+      # compiles each replica's forward and backward pass instead, and the
+      # update where this machine holds one copy of the weights (it cannot
+      # compile an update of copies on several devices).
       self._replica_gradients = tf.function(self._gradients,
                                             jit_compile=jit_compile)
+      self._replicated_apply = tf.function(
+          self._apply, jit_compile=jit_compile
+          and len(strategy.extended.worker_devices) == 1)
       self._compiled_train_step = tf.function(self._replicated_train_step)
     else:
       self._compiled_train_step = tf.function(self._train_step,
@@ -99,16 +104,20 @@ class Trainer:
     Every replica gets the whole batch and state and takes its share of the
     rows: replica k rows k*B/N .. (k+1)*B/N - 1. Its cost is its rows' sum
     divided by the whole batch_size, so that the replicas' costs and
-    gradients, summed, are the whole batch's; the new state is gathered
-    back in row order. So every update is the one-device update.
+    gradients, summed, are the whole batch's. What is a replica's own rows
+    (the new state, the embedding gradient's rows) it places among zeros
+    where the other replicas' rows go, so that the same sum gathers them
+    back in row order. So every update is the one-device update, and a step
+    sums once over the replicas: one all-reduce, which the strategy packs.
 
     `wishes` [stop, save] (1.0 for yes) are this worker's; they are summed
     with the gradients, and the step returns whether any worker wished
     each, so that all workers stop or save after the same batch even when
     a signal reached only one of them.
     """
-    batch_size = inputs.shape[0]
+    batch_size, num_steps = inputs.shape
     share = batch_size // self.strategy.num_replicas_in_sync
+    row_gradients = set()  # which gradients are the embedding's rows
 
     def replica_step():
       context = tf.distribute.get_replica_context()
@@ -119,20 +128,40 @@ class Trainer:
         return tf.slice(tensor, [first if d == axis else 0 for d in dims],
                         [share if d == axis else tensor.shape[d] for d in dims])
 
+      def placed(tensor, axis, per_row=1):  # `mine` undone, zeros elsewhere
+        padding = [[0, 0]] * len(tensor.shape)
+        padding[axis] = [first * per_row, (batch_size - first - share) * per_row]
+        shape = tensor.shape.as_list()
+        shape[axis] = batch_size * per_row
+        return tf.ensure_shape(tf.pad(tensor, padding), shape)
+
       cost, gradients, new_state = self._replica_gradients(
           mine(inputs, 0), mine(targets, 0), mine(state, 2), dropout_keys,
           rows=(first, batch_size))
+      # The embedding's gradient is the rows its lookup read: one per word
+      # of the batch, in the batch's order (IndexedSlices).
+      row_gradients.update(
+          index for index, gradient in enumerate(gradients)
+          if isinstance(gradient, tf.IndexedSlices))
+      gradients = [placed(gradient.values, 0, per_row=num_steps)
+                   if index in row_gradients else gradient
+                   for index, gradient in enumerate(gradients)]
       # tf.identity: a value the replica made; the step's own argument has
       # no replica device to reduce from.
-      cost, gradients, wished = context.all_reduce(
-          tf.distribute.ReduceOp.SUM, (cost, gradients, tf.identity(wishes)))
-      return cost, gradients, wished, context.all_gather(new_state, axis=2)
+      return context.all_reduce(
+          tf.distribute.ReduceOp.SUM, (cost, gradients, placed(new_state, 2),
+                                       tf.identity(wishes)))
 
-    cost, gradients, wished, state = self.strategy.run(replica_step)
+    cost, gradients, state, wished = self.strategy.run(replica_step)
     # All replicas hold the same sums; the update takes one copy and
     # applies it to every replica's weights.
     local = self.strategy.experimental_local_results
-    self._apply([local(gradient)[0] for gradient in gradients], learning_rate)
+    gradients = [local(gradient)[0] for gradient in gradients]
+    for index in row_gradients:
+      gradients[index] = tf.IndexedSlices(
+          gradients[index], tf.reshape(inputs, [-1]),
+          tf.shape(self.model.trainable_variables[index], out_type=tf.int64))
+    self._replicated_apply(gradients, learning_rate)
     return local(cost)[0], local(state)[0], local(wished)[0] > 0
 
   def _eval_step(self, inputs, targets, state):
