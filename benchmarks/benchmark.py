@@ -81,17 +81,24 @@ def core_shares(count):
   return [cores[k * per_share:(k + 1) * per_share] for k in range(count)]
 
 
+def pin_threads(cores):
+  """Pins this process to `cores` ("0,1"; None leaves it as it is), with
+  TensorFlow's thread pools sized to them. Call before TensorFlow starts:
+  a thread keeps the cores it was started on."""
+  if not cores:
+    return
+  cores = [int(core) for core in cores.split(",")]
+  os.sched_setaffinity(0, cores)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.threading.set_intra_op_parallelism_threads(len(cores))
+  tf.config.threading.set_inter_op_parallelism_threads(len(cores))
+
+
 def measure_shape(name, args):
   """Runs in a child process; prints one JSON line of measurements."""
-  if args.cores:
-    # Before TensorFlow starts, so that its thread pools see only these.
-    cores = [int(core) for core in args.cores.split(",")]
-    os.sched_setaffinity(0, cores)
+  pin_threads(args.cores)
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if args.cores:
-    tf.config.threading.set_intra_op_parallelism_threads(len(cores))
-    tf.config.threading.set_inter_op_parallelism_threads(len(cores))
   import configs  # pylint: disable=g-import-not-at-top
 
   config = configs.get_config(name).override(
