@@ -39,6 +39,17 @@ def test_what_it_cannot_measure_is_refused_at_once(args, message):
   assert result.stderr.splitlines()[-1] == "benchmark.py: error: " + message
 
 
+@pytest.mark.parametrize("workers", [1, len(os.sched_getaffinity(0)) + 1])
+def test_step_parts_needs_two_workers_and_a_core_each(workers):
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "benchmarks", "step_parts.py"),
+       "--workers=%d" % workers], capture_output=True, text=True, timeout=60)
+  assert result.returncode == 2
+  assert result.stderr.splitlines()[-1] == (
+      "step_parts.py: error: --workers must be from 2 to this machine's %d "
+      "cores, not %d" % (len(os.sched_getaffinity(0)), workers))
+
+
 def test_the_cores_are_shared_out_in_order(monkeypatch):
   monkeypatch.setattr(os, "sched_getaffinity", lambda _: {5, 1, 3, 7, 2})
   assert benchmark.core_shares(2) == [[1, 2], [3, 5]]
