@@ -119,7 +119,7 @@ def make_strategy(num_gpus, num_cpu_devices,
       # A first sum over all workers: everyone is there.
       tf.function(lambda: strategy.reduce(
           tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1)),
-          axis=None))()
+          axis=None), autograph=False)()
     return strategy
   if devices is None:
     return None
@@ -192,7 +192,8 @@ def check_same_start(strategy, epochs_done, step):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   here = tf.constant([[epochs_done, step]], tf.int64)
   everyone = tf.function(lambda: strategy.gather(
-      strategy.run(lambda: tf.identity(here)), axis=0))().numpy()
+      strategy.run(lambda: tf.identity(here)), axis=0), autograph=False)(
+          ).numpy()
   if (everyone != everyone[0]).any():
     raise InputError(
         "the workers would resume at different points (epoch %d batch %d "

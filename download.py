@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -22,6 +21,7 @@ import zlib
 from errors import InputError
 from errors import os_errors_said_as
 from errors import removed_on_sigterm
+from errors import unused_folder_name
 import reader
 
 # Where downloads land when no --data_path is given: data/ beside the code.
@@ -85,25 +85,19 @@ def ensure_ptb_files(data_path, url=None):
   sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   say("%s not found in %s; downloading" % (", ".join(missing), data_path))
-  failures = []
+  tmp = unused_folder_name(data_path, ".download-")
   try:
-    with _download_folder_in(data_path) as tmp, \
-        removed_on_sigterm(data_path if created else tmp,
-                           "SIGTERM: stopped during the download; nothing was "
-                           "kept"):
-      for source in sources:
-        try:
-          fetched = (_fetch_files(source, tmp) if source == MIRROR_URL
-                     else _fetch_archive(source, tmp))
-          break
-        except InputError as e:
-          failures.append(str(e))
-          if source != sources[-1]:
-            say("%s; trying %s" % (e, sources[sources.index(source) + 1]))
-      else:
-        raise InputError("; ".join(failures))
-      for name in missing:
-        os.replace(fetched[name], os.path.join(data_path, name))
+    with removed_on_sigterm(data_path if created else tmp,
+                            "SIGTERM: stopped during the download; nothing "
+                            "was kept"):
+      try:
+        with os_errors_said_as("cannot download into %s" % data_path):
+          os.makedirs(tmp)  # and data_path, when it is missing
+        source, fetched = _fetch_from_first_that_works(sources, tmp)
+        for name in missing:
+          os.replace(fetched[name], os.path.join(data_path, name))
+      finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     say("PTB files from %s saved in %s" % (source, data_path))
   except BaseException:
     if created:  # leave no trace of a download that did not happen
@@ -112,12 +106,19 @@ def ensure_ptb_files(data_path, url=None):
   return data_path
 
 
-def _download_folder_in(data_path):
-  """A temporary folder inside `data_path` (made if need be), where the
-  download is written before its files are moved into place."""
-  with os_errors_said_as("cannot download into %s" % data_path):
-    os.makedirs(data_path, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=".download-", dir=data_path)
+def _fetch_from_first_that_works(sources, folder):
+  """Fetches the PTB files into `folder` from the first of `sources` that
+  works; returns it and the files' paths, or raises all their failures."""
+  failures = []
+  for source in sources:
+    try:
+      return source, (_fetch_files(source, folder) if source == MIRROR_URL
+                      else _fetch_archive(source, folder))
+    except InputError as e:
+      failures.append(str(e))
+      if source != sources[-1]:
+        say("%s; trying %s" % (e, sources[sources.index(source) + 1]))
+  raise InputError("; ".join(failures))
 
 
 def _check_present_files_are_ptb(data_path, missing):

@@ -5,6 +5,7 @@ Ctrl-C, or SIGTERM while a folder is being written)."""
 import contextlib
 import errno
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -98,6 +99,13 @@ def describe(error):
   if isinstance(error, OSError) and error.filename and error.strerror:
     return "%s: %s" % (error.filename, error.strerror)
   return str(error)
+
+
+def unused_folder_name(parent, prefix):
+  """A path for a new hidden folder in `parent`, named (at random) before it
+  is made: guard it with removed_on_sigterm first, then make it, so that no
+  moment is left in which a TERM would leave it behind."""
+  return os.path.join(parent, prefix + secrets.token_hex(6))
 
 
 @contextlib.contextmanager

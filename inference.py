@@ -6,7 +6,6 @@ Everything here needs only a checkpoint folder written by ptb_word_lm.py
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +16,7 @@ from errors import InputError
 from errors import size_text
 from errors import os_errors_said_as
 from errors import removed_on_sigterm
+from errors import unused_folder_name
 import folder_lock
 from model import PTBModel
 import reader
@@ -33,9 +33,11 @@ class LanguageModel:
     self.model = model
     self.word_to_id = word_to_id
     self.id_to_word = sorted(word_to_id, key=word_to_id.get)
-    self._next = tf.function(self._next_fn, jit_compile=True)
-    self._score = tf.function(self._score_fn, jit_compile=True)
-    self._inside = tf.function(model.inside)
+    # No autograph: see Trainer (the model's loops are tf.while_loops).
+    self._next = tf.function(self._next_fn, jit_compile=True, autograph=False)
+    self._score = tf.function(self._score_fn, jit_compile=True,
+                              autograph=False)
+    self._inside = tf.function(model.inside, autograph=False)
 
   @classmethod
   def load(cls, checkpoint_dir):
@@ -233,10 +235,8 @@ class LanguageModel:
       raise InputError("cannot export into %s: %s is a file, not a folder"
                        % (output_dir, parent))
     needs = checkpoints.size_in_bytes(self.model.variables)
-    with os_errors_said_as("cannot export into %s" % output_dir):
-      os.makedirs(parent, exist_ok=True)
-      # Written aside and renamed, so a failure leaves no half SavedModel.
-      partial = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    # Written aside and renamed, so a failure leaves no half SavedModel.
+    partial = unused_folder_name(parent, ".export-")
     try:
       with removed_on_sigterm(partial,
                               "SIGTERM: stopped; nothing was exported"), \
@@ -244,6 +244,8 @@ class LanguageModel:
                             "and export again",
                             needs="the model needs %s" % size_text(needs),
                             clean_up=lambda: shutil.rmtree(partial, True)):
+        with os_errors_said_as("cannot export into %s" % output_dir):
+          os.makedirs(partial)  # and its parent, when missing
         vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
         checkpoints.write_vocab(vocab_path, self.id_to_word)
         module = ServingModule(self.model, vocab_path)
@@ -276,10 +278,12 @@ class ServingModule(tf.Module):
     self.serve = tf.function(
         self._serve, input_signature=[
             tf.TensorSpec([None, None], tf.int32, name="word_ids"),
-            tf.TensorSpec.from_spec(state_spec, name="state")])
+            tf.TensorSpec.from_spec(state_spec, name="state")],
+        autograph=False)
     self.zero_state = tf.function(
         self._zero_state,
-        input_signature=[tf.TensorSpec([], tf.int32, name="batch_size")])
+        input_signature=[tf.TensorSpec([], tf.int32, name="batch_size")],
+        autograph=False)
 
   def _serve(self, word_ids, state):
     logits, state = self.model(word_ids, state)

@@ -47,22 +47,27 @@ class Trainer:
     # XLA fuses the basic cell's element-wise work; it cannot compile the
     # BlockLSTM op, which is its own fused kernel.
     jit_compile = rnn_mode == "basic"
+    # autograph=False on every step: their loops are tf.while_loops, and
+    # autograph's rewriting of the Python code took 5-8 s of every start
+    # (the traced programs are the same; an `if` on a tensor would fail).
     # A program of its own: see PTBModel.dropout_keys.
     self.dropout_keys = tf.function(
         lambda: self.model.dropout_keys(self.dropout_rng.make_seeds(1)[:, 0]),
-        jit_compile=jit_compile)
+        jit_compile=jit_compile, autograph=False)
     if strategy:
       # XLA on CPUs cannot compile the replicas' collective ops: it
       # compiles each replica's forward and backward pass instead. (The
       # update stays outside XLA: compiled, a worker's update of medium
       # took about 190 ms against 80, benchmarks/step_parts.py.)
-      self._replica_gradients = tf.function(self._gradients,
-                                            jit_compile=jit_compile)
-      self._compiled_train_step = tf.function(self._replicated_train_step)
+      self._replica_gradients = tf.function(
+          self._gradients, jit_compile=jit_compile, autograph=False)
+      self._compiled_train_step = tf.function(self._replicated_train_step,
+                                              autograph=False)
     else:
-      self._compiled_train_step = tf.function(self._train_step,
-                                              jit_compile=jit_compile)
-    self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile)
+      self._compiled_train_step = tf.function(
+          self._train_step, jit_compile=jit_compile, autograph=False)
+    self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile,
+                                 autograph=False)
 
   def _gradients(self, inputs, targets, state, dropout_keys, rows=None):
     """Cost, gradients and new state of a batch (or of `rows`, a replica's

@@ -111,7 +111,8 @@ def time_alone(shape, workers):
   batch = random_batch(config)
   state = model.model.zero_state(config.batch_size)
   share = config.batch_size // workers
-  gradients = tf.function(model._gradients, jit_compile=True)  # pylint: disable=protected-access
+  gradients = tf.function(model._gradients, jit_compile=True,  # pylint: disable=protected-access
+                          autograph=False)
   keys = model.dropout_keys()
   return {"times": {
       "one process, whole batch": median_ms(lambda: model.train_step(

@@ -94,3 +94,26 @@ def fill_disk(folder):
           f.write(b"\0" * chunk)
       except OSError:
         pass
+
+
+# Runs a script that sends itself SIGTERM the moment it has made a folder
+# under a given path: the worst moment for a TERM, which a test that waits
+# for the folder to appear reaches only by chance.
+_TERM_ONCE_A_FOLDER_IS_MADE = """
+import os, runpy, signal, sys
+make_folder, under, script = os.mkdir, sys.argv[1], sys.argv[2]
+def mkdir(path, *args, **kwargs):
+  make_folder(path, *args, **kwargs)
+  if os.path.abspath(path).startswith(under):
+    os.kill(os.getpid(), signal.SIGTERM)
+os.mkdir = mkdir
+sys.argv = sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def run_terminated_once_a_folder_is_made(under, script, *args):
+  return subprocess.run(
+      [sys.executable, "-c", _TERM_ONCE_A_FOLDER_IS_MADE, str(under),
+       os.path.join(ROOT, script), *args],
+      capture_output=True, text=True, timeout=300)

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
+from conftest import run_terminated_once_a_folder_is_made
 from conftest import term_once_writing
 
 TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
@@ -193,6 +194,24 @@ def test_sigterm_during_the_download_leaves_nothing(tmp_path, folder_exists):
   assert ("SIGTERM: stopped during the download; nothing was kept"
           in stderr.splitlines()), stderr
   assert "Traceback" not in stderr
+  if folder_exists:
+    assert os.listdir(data_path) == []
+  else:
+    assert not data_path.exists()
+
+
+@pytest.mark.parametrize("folder_exists", [False, True])
+def test_sigterm_the_moment_the_download_folder_is_made(tmp_path,
+                                                        folder_exists):
+  data_path = tmp_path / "data"
+  if folder_exists:
+    data_path.mkdir()
+  result = run_terminated_once_a_folder_is_made(
+      tmp_path, "ptb_word_lm.py", "--data_path=%s" % data_path,
+      "--data_url=http://127.0.0.1:9/simple-examples.tgz")
+  assert result.returncode == 143, result.stderr
+  assert result.stderr.splitlines()[-1] == (
+      "SIGTERM: stopped during the download; nothing was kept")
   if folder_exists:
     assert os.listdir(data_path) == []
   else:

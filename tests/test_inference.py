@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
-from conftest import term_once_writing
+from conftest import run_terminated_once_a_folder_is_made
 import configs
 import inference
 import lm
@@ -104,18 +104,15 @@ def test_generated_text_streams_and_stops_when_its_reader_does(trained):
 
 
 def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
+  # The SavedModel is written aside, in a hidden folder, then renamed; the
+  # TERM comes the moment that folder is made.
   output = tmp_path / "out" / "model"
-  exporting = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, "lm.py"), "export",
-       "--checkpoint=" + trained[0], str(output)],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  try:
-    # The SavedModel is written aside, in a hidden folder, then renamed.
-    stderr = term_once_writing(exporting, output.parent)
-  finally:
-    exporting.kill()
-  assert exporting.returncode == 143, stderr
-  assert "SIGTERM: stopped; nothing was exported" in stderr.splitlines()
+  exported = run_terminated_once_a_folder_is_made(
+      output.parent / ".export-", "lm.py", "export", "--checkpoint=" + trained[0],
+      str(output))
+  assert exported.returncode == 143, exported.stderr
+  assert exported.stderr.splitlines()[-1] == (
+      "SIGTERM: stopped; nothing was exported")
   assert os.listdir(output.parent) == []
 
 
