@@ -39,11 +39,6 @@ def trained(tmp_path_factory):
   return save_path, data_path, test_perplexity
 
 
-def cli(*args):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "lm.py"), *args],
-                        capture_output=True, text=True, timeout=300)
-
-
 def test_predict_follows_the_pattern(trained):
   model = inference.LanguageModel.load(trained[0])
   predictions = model.next_words("a b c".split(), k=5)
@@ -149,29 +144,32 @@ def test_scores_do_not_depend_on_the_window(trained, monkeypatch, window):
   assert sum(count for _, count in per_line) == 60 * 6 - 1
 
 
-def test_cli_uses(trained, tmp_path):
+def test_cli_uses(trained, tmp_path, capsys):
+  """The commands as typed, run by lm.py's main in this process (lm.py as
+  a process of its own: the export and streaming tests)."""
   save_path, data_path, test_perplexity = trained
   checkpoint = "--checkpoint=" + save_path
-  predicted = cli("predict", checkpoint, "a b c", "--top_k=3")
-  assert predicted.returncode == 0, predicted.stderr
-  lines = predicted.stdout.splitlines()
+
+  def cli(*args):
+    status = lm.main(list(args))
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    return output.out
+
+  lines = cli("predict", checkpoint, "a b c", "--top_k=3").splitlines()
   assert len(lines) == 3 and lines[0].split()[0] == "d"
   generated = cli("generate", checkpoint, "--num_words=12", "--top_k=1",
                   "--prompt=b c")
-  assert generated.returncode == 0, generated.stderr
   # Greedy continuation of "b c" goes on with the pattern; 12 words of
   # 5-word lines hold at least one line end, printed as a line break.
-  assert generated.stdout.startswith("b c d e")
-  assert "\n" in generated.stdout.strip()
-  assert "<eos>" not in generated.stdout
-  evaluated = cli("evaluate", checkpoint, "--data_path=" + data_path)
-  assert evaluated.returncode == 0, evaluated.stderr
-  assert evaluated.stdout == "Test Perplexity: %.3f\n" % test_perplexity
+  assert generated.startswith("b c d e")
+  assert "\n" in generated.strip()
+  assert "<eos>" not in generated
+  assert cli("evaluate", checkpoint, "--data_path=" + data_path) == (
+      "Test Perplexity: %.3f\n" % test_perplexity)
   text = tmp_path / "two.txt"
   text.write_text("a b c d e\nb c d e f\n")
-  scored = cli("score", checkpoint, str(text), "--sentences")
-  assert scored.returncode == 0, scored.stderr
-  lines = scored.stdout.splitlines()
+  lines = cli("score", checkpoint, str(text), "--sentences").splitlines()
   assert lines[0].startswith("line 1: log-probability -")
   assert lines[0].endswith("over 5 words")  # b c d e <eos>
   assert lines[1].endswith("over 6 words")
