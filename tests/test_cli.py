@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, patterned_lines, write_corpus
 from conftest import run_terminated_once_a_folder_is_made
 from conftest import term_once_writing
+import lm
 
 TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
              "--num_steps=5", "--batch_size=4", "--max_max_epoch=2"]
@@ -228,7 +229,7 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
-def test_a_tilde_after_equals_means_home(tmp_path):
+def test_a_tilde_after_equals_means_home(tmp_path, monkeypatch, capsys):
   """`--save_path=~/run`: the shell leaves that ~ alone; both programs read
   it as the home folder, not as a folder named "~"."""
   write_corpus(str(tmp_path / "toy"), patterned_lines(400),
@@ -243,12 +244,11 @@ def test_a_tilde_after_equals_means_home(tmp_path):
       capture_output=True, text=True, cwd=elsewhere, env=home, timeout=300)
   assert trained.returncode == 0, trained.stderr
   assert os.path.isfile(tmp_path / "run" / "config.json")
-  predicted = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "lm.py"), "predict",
-       "--checkpoint=~/run", "a b"],
-      capture_output=True, text=True, cwd=elsewhere, env=home, timeout=300)
-  assert predicted.returncode == 0, predicted.stderr
-  assert len(predicted.stdout.splitlines()) == 5
+  # lm.py's main in this process, as if started there.
+  monkeypatch.setenv("HOME", str(tmp_path))
+  monkeypatch.chdir(elsewhere)
+  assert lm.main(["predict", "--checkpoint=~/run", "a b"]) == 0
+  assert len(capsys.readouterr().out.splitlines()) == 5
   assert os.listdir(elsewhere) == []
 
 
