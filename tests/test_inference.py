@@ -103,8 +103,8 @@ def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
   # TERM comes the moment that folder is made.
   output = tmp_path / "out" / "model"
   exported = run_terminated_once_a_folder_is_made(
-      output.parent / ".export-", "lm.py", "export", "--checkpoint=" + trained[0],
-      str(output))
+      output.parent / ".export-", "lm.py", "export",
+      "--checkpoint=" + trained[0], str(output))
   assert exported.returncode == 143, exported.stderr
   assert exported.stderr.splitlines()[-1] == (
       "SIGTERM: stopped; nothing was exported")

@@ -112,17 +112,20 @@ def test_the_parts_do_not_depend_on_the_window(checkpoints_of, monkeypatch):
       np.testing.assert_allclose(windowed_layer[name], values, atol=1e-6)
 
 
-def lm_cli(*args):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "lm.py"), *args],
-                        capture_output=True, text=True, timeout=300,
-                        check=False)
+def lm_cli(capsys, *args):
+  """lm.py's command line, run by its main in this process (a TensorFlow
+  start of its own each time would take seconds)."""
+  status = lm.main(list(args))
+  output = capsys.readouterr()
+  return subprocess.CompletedProcess(["lm.py", *args], status, output.out,
+                                     output.err)
 
 
-def test_gates_table_and_saved_values(checkpoints_of, tmp_path):
+def test_gates_table_and_saved_values(checkpoints_of, tmp_path, capsys):
   folder = checkpoints_of["lstm"]
   saved = tmp_path / "gates.npz"
-  result = lm_cli("gates", "--checkpoint", folder, "a b zz c.", "--save",
-                  str(saved))
+  result = lm_cli(capsys, "gates", "--checkpoint", folder, "a b zz c.",
+                  "--save", str(saved))
   assert result.returncode == 0, result.stderr
   # (The toy vocabulary has no <unk>.)
   assert "note: not in the model's vocabulary, left out: zz" in result.stderr
@@ -149,15 +152,16 @@ def test_gates_table_and_saved_values(checkpoints_of, tmp_path):
       assert float(mean) == pytest.approx(forget.mean(), abs=0.006)
       assert shut == "%.0f%%" % (100 * (forget < 0.1).mean())
       assert opened == "%.0f%%" % (100 * (forget > 0.9).mean())
-  gru = lm_cli("gates", "--checkpoint", checkpoints_of["gru"], "a", "b")
+  gru = lm_cli(capsys, "gates", "--checkpoint", checkpoints_of["gru"], "a",
+               "b")
   assert gru.stdout.splitlines()[1].split() == ["reset", "gate", "update",
                                                 "gate", "cand", "h"]
 
 
-def test_gates_plot(checkpoints_of, tmp_path):
+def test_gates_plot(checkpoints_of, tmp_path, capsys):
   picture = tmp_path / "gates.png"
-  result = lm_cli("gates", "--checkpoint", checkpoints_of["lstm"], "a b c",
-                  "--plot", str(picture))
+  result = lm_cli(capsys, "gates", "--checkpoint", checkpoints_of["lstm"],
+                  "a b c", "--plot", str(picture))
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top,unused-import  # noqa
   except ImportError:
@@ -179,7 +183,7 @@ def nearest_by_numpy(vectors, index, top):
   return order[:top], similarity
 
 
-def test_neighbors(checkpoints_of):
+def test_neighbors(checkpoints_of, capsys):
   lm = inference.LanguageModel.load(checkpoints_of["lstm"])
   nearest = lm.neighbors("c", 3)
   assert list(nearest) == ["input embedding", "softmax weight"]
@@ -194,8 +198,8 @@ def test_neighbors(checkpoints_of):
   assert len(lm.neighbors("c", 100)["input embedding"]) == 8
   tied = inference.LanguageModel.load(checkpoints_of["lstm-tied"])
   assert list(tied.neighbors("c", 3)) == ["input embedding"]
-  result = lm_cli("neighbors", "--checkpoint", checkpoints_of["lstm"], "c",
-                  "--top", "2")
+  result = lm_cli(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
+                  "c", "--top", "2")
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
   assert lines[0] == "nearest to c in the input embedding:"
@@ -215,15 +219,13 @@ def test_neighbors(checkpoints_of):
      "error: checkpoint folder /no/such/run does not exist"),
 ])
 def test_bad_input_is_one_line(checkpoints_of, args, message, capsys):
-  # lm.py's main, in this process: an error needs no TensorFlow start of its
-  # own (an exception it let through would fail the test as a traceback).
-  # (A second --checkpoint overrides the first.)
-  status = lm.main([args[0], "--checkpoint", checkpoints_of["lstm"],
-                    *args[1:]])
-  stderr = capsys.readouterr().err
-  assert status == 1, stderr
-  errors = [l for l in stderr.splitlines() if l.startswith("error:")]
-  assert len(errors) == 1 and len(stderr.splitlines()) == 1, stderr
+  # (A second --checkpoint overrides the first. An exception let through
+  # would fail the test, as a traceback.)
+  result = lm_cli(capsys, args[0], "--checkpoint", checkpoints_of["lstm"],
+                  *args[1:])
+  assert result.returncode == 1, result.stderr
+  errors = result.stderr.splitlines()
+  assert len(errors) == 1 and errors[0].startswith("error:"), result.stderr
   if message:
     assert errors[0] == message
 
