@@ -14,6 +14,14 @@ CELLS = ("lstm", "gru")
 MAX_SIZE = 2**31 - 1
 
 
+def check_rnn_mode(cell, rnn_mode):
+  """Block and cudnn are LSTM kernels: a GRU runs only as the basic cell.
+  (A check without TensorFlow, so that the command line says it at once.)"""
+  if cell == "gru" and rnn_mode != "basic":
+    raise InputError("--rnn_mode=%s is an LSTM kernel; --cell=gru runs "
+                     "with --rnn_mode=basic" % rnn_mode)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   init_scale: float = 0.1    # weights start uniform in [-init_scale, init_scale]

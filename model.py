@@ -6,7 +6,7 @@ model around them, as the reference built it.
 
 import tensorflow as tf
 
-from errors import InputError
+import configs
 import recurrent
 
 
@@ -23,9 +23,7 @@ class PTBModel(tf.Module):
   def __init__(self, config, seed=0, rnn_mode="basic",
                compute_dtype=tf.float32, name="ptb_model"):
     super().__init__(name=name)
-    if config.cell == "gru" and rnn_mode != "basic":
-      raise InputError("--rnn_mode=%s is an LSTM kernel; --cell=gru runs "
-                       "with --rnn_mode=basic" % rnn_mode)
+    configs.check_rnn_mode(config.cell, rnn_mode)
     self.config = config
     self.state_parts = 2 if config.cell == "lstm" else 1
     self.lstm_layer = recurrent.LSTM_LAYERS[rnn_mode]

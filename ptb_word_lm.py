@@ -100,6 +100,8 @@ def check_flags(config):
     if not (math.isfinite(FLAGS[name].value) and FLAGS[name].value > 0):
       raise InputError("--%s must be a positive number of seconds, got %s"
                        % (name, FLAGS[name].value))
+  if FLAGS.rnn_mode:
+    configs.check_rnn_mode(config.cell, FLAGS.rnn_mode)
   distribute.check_request(FLAGS.num_gpus, FLAGS.num_cpu_devices,
                            config.batch_size)
 
