@@ -48,8 +48,9 @@ class Trainer:
     # BlockLSTM op, which is its own fused kernel.
     jit_compile = rnn_mode == "basic"
     # autograph=False on every step: their loops are tf.while_loops, and
-    # autograph's rewriting of the Python code took 5-8 s of every start
-    # (the traced programs are the same; an `if` on a tensor would fail).
+    # autograph's rewriting of the Python code cost about 2 s of every start
+    # here, more on a busy machine (the traced programs are the same; an
+    # `if` on a tensor would fail).
     # A program of its own: see PTBModel.dropout_keys.
     self.dropout_keys = tf.function(
         lambda: self.model.dropout_keys(self.dropout_rng.make_seeds(1)[:, 0]),

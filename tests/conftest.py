@@ -96,24 +96,44 @@ def fill_disk(folder):
         pass
 
 
-# Runs a script that sends itself SIGTERM the moment it has made a folder
-# under a given path: the worst moment for a TERM, which a test that waits
-# for the folder to appear reaches only by chance.
-_TERM_ONCE_A_FOLDER_IS_MADE = """
-import os, runpy, signal, sys
-make_folder, under, script = os.mkdir, sys.argv[1], sys.argv[2]
-def mkdir(path, *args, **kwargs):
-  make_folder(path, *args, **kwargs)
-  if os.path.abspath(path).startswith(under):
-    os.kill(os.getpid(), signal.SIGTERM)
-os.mkdir = mkdir
-sys.argv = sys.argv[2:]
-runpy.run_path(script, run_name="__main__")
+def run_script(script, *args, prelude=""):
+  """Runs this project's `script` with `args` in a fresh Python, after the
+  Python source `prelude` has run there: the program in a world changed on
+  purpose (an import made to fail, a signal at a chosen moment)."""
+  return subprocess.run(
+      [sys.executable, "-c", prelude + _RUN_THE_SCRIPT,
+       os.path.join(ROOT, script), *args],
+      capture_output=True, text=True, timeout=300)
+
+
+_RUN_THE_SCRIPT = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
 def run_terminated_once_a_folder_is_made(under, script, *args):
-  return subprocess.run(
-      [sys.executable, "-c", _TERM_ONCE_A_FOLDER_IS_MADE, str(under),
-       os.path.join(ROOT, script), *args],
-      capture_output=True, text=True, timeout=300)
+  """Runs `script`, which sends itself SIGTERM the moment it has made a
+  folder under the path `under`: the worst moment for a TERM, which a test
+  that waits for the folder to appear reaches only by chance."""
+  return run_script(script, *args, prelude="""
+import os, signal
+make_folder = os.mkdir
+def mkdir(path, *args, **kwargs):
+  make_folder(path, *args, **kwargs)
+  if os.path.abspath(path).startswith(%r):
+    os.kill(os.getpid(), signal.SIGTERM)
+os.mkdir = mkdir
+""" % str(under))
+
+
+def run_lm(capsys, *args):
+  """lm.py's command line, run by its main in this process (a TensorFlow
+  start of its own each time would take seconds); as subprocess.run
+  returns it."""
+  import lm  # pylint: disable=g-import-not-at-top
+  status = lm.main(list(args))
+  output = capsys.readouterr()
+  return subprocess.CompletedProcess(["lm.py", *args], status, output.out,
+                                     output.err)

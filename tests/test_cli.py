@@ -13,9 +13,10 @@ import time
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
+from conftest import run_lm
+from conftest import run_script
 from conftest import run_terminated_once_a_folder_is_made
 from conftest import term_once_writing
-import lm
 
 TOY_FLAGS = ["--model=test", "--vocab_size=9", "--hidden_size=8",
              "--num_steps=5", "--batch_size=4", "--max_max_epoch=2"]
@@ -109,22 +110,16 @@ def test_bad_flags(toy_corpus, args, message):
   # Said before TensorFlow loads (seconds), which only --num_gpus needs: the
   # program runs with TensorFlow made unimportable, so loading it would
   # end in a traceback.
-  if any(arg.startswith("--num_gpus") for arg in args):
-    result = run("--data_path=" + toy_corpus, *args)
-  else:
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_TENSORFLOW,
-         os.path.join(ROOT, "ptb_word_lm.py"), "--data_path=" + toy_corpus,
-         *args], capture_output=True, text=True, timeout=300)
+  needs_tensorflow = any(arg.startswith("--num_gpus") for arg in args)
+  result = run_script("ptb_word_lm.py", "--data_path=" + toy_corpus, *args,
+                      prelude="" if needs_tensorflow else WITHOUT_TENSORFLOW)
   line = error_line(result)
   assert re.search(message, line), line
 
 
 WITHOUT_TENSORFLOW = """
-import runpy, sys
+import sys
 sys.modules["tensorflow"] = None  # import tensorflow: ImportError
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
@@ -265,8 +260,9 @@ def test_a_tilde_after_equals_means_home(tmp_path, monkeypatch, capsys):
   # lm.py's main in this process, as if started there.
   monkeypatch.setenv("HOME", str(tmp_path))
   monkeypatch.chdir(elsewhere)
-  assert lm.main(["predict", "--checkpoint=~/run", "a b"]) == 0
-  assert len(capsys.readouterr().out.splitlines()) == 5
+  predicted = run_lm(capsys, "predict", "--checkpoint=~/run", "a b")
+  assert predicted.returncode == 0, predicted.stderr
+  assert len(predicted.stdout.splitlines()) == 5
   assert os.listdir(elsewhere) == []
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, patterned_lines, write_corpus
+from conftest import run_lm
 from conftest import run_terminated_once_a_folder_is_made
 import configs
 import inference
@@ -151,10 +152,9 @@ def test_cli_uses(trained, tmp_path, capsys):
   checkpoint = "--checkpoint=" + save_path
 
   def cli(*args):
-    status = lm.main(list(args))
-    output = capsys.readouterr()
-    assert status == 0, output.err
-    return output.out
+    result = run_lm(capsys, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
   lines = cli("predict", checkpoint, "a b c", "--top_k=3").splitlines()
   assert len(lines) == 3 and lines[0].split()[0] == "d"

@@ -3,17 +3,15 @@ against NumPy from the checkpoint's own weights."""
 
 import os
 import stat
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, patterned_lines, write_corpus
+from conftest import ROOT, patterned_lines, run_lm, write_corpus
 import configs
 import inference
 import internals
-import lm
 import reader
 import recurrent
 import trainer
@@ -112,19 +110,10 @@ def test_the_parts_do_not_depend_on_the_window(checkpoints_of, monkeypatch):
       np.testing.assert_allclose(windowed_layer[name], values, atol=1e-6)
 
 
-def lm_cli(capsys, *args):
-  """lm.py's command line, run by its main in this process (a TensorFlow
-  start of its own each time would take seconds)."""
-  status = lm.main(list(args))
-  output = capsys.readouterr()
-  return subprocess.CompletedProcess(["lm.py", *args], status, output.out,
-                                     output.err)
-
-
 def test_gates_table_and_saved_values(checkpoints_of, tmp_path, capsys):
   folder = checkpoints_of["lstm"]
   saved = tmp_path / "gates.npz"
-  result = lm_cli(capsys, "gates", "--checkpoint", folder, "a b zz c.",
+  result = run_lm(capsys, "gates", "--checkpoint", folder, "a b zz c.",
                   "--save", str(saved))
   assert result.returncode == 0, result.stderr
   # (The toy vocabulary has no <unk>.)
@@ -152,7 +141,7 @@ def test_gates_table_and_saved_values(checkpoints_of, tmp_path, capsys):
       assert float(mean) == pytest.approx(forget.mean(), abs=0.006)
       assert shut == "%.0f%%" % (100 * (forget < 0.1).mean())
       assert opened == "%.0f%%" % (100 * (forget > 0.9).mean())
-  gru = lm_cli(capsys, "gates", "--checkpoint", checkpoints_of["gru"], "a",
+  gru = run_lm(capsys, "gates", "--checkpoint", checkpoints_of["gru"], "a",
                "b")
   assert gru.stdout.splitlines()[1].split() == ["reset", "gate", "update",
                                                 "gate", "cand", "h"]
@@ -160,7 +149,7 @@ def test_gates_table_and_saved_values(checkpoints_of, tmp_path, capsys):
 
 def test_gates_plot(checkpoints_of, tmp_path, capsys):
   picture = tmp_path / "gates.png"
-  result = lm_cli(capsys, "gates", "--checkpoint", checkpoints_of["lstm"],
+  result = run_lm(capsys, "gates", "--checkpoint", checkpoints_of["lstm"],
                   "a b c", "--plot", str(picture))
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top,unused-import  # noqa
@@ -198,7 +187,7 @@ def test_neighbors(checkpoints_of, capsys):
   assert len(lm.neighbors("c", 100)["input embedding"]) == 8
   tied = inference.LanguageModel.load(checkpoints_of["lstm-tied"])
   assert list(tied.neighbors("c", 3)) == ["input embedding"]
-  result = lm_cli(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
+  result = run_lm(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
                   "c", "--top", "2")
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
@@ -221,7 +210,7 @@ def test_neighbors(checkpoints_of, capsys):
 def test_bad_input_is_one_line(checkpoints_of, args, message, capsys):
   # (A second --checkpoint overrides the first. An exception let through
   # would fail the test, as a traceback.)
-  result = lm_cli(capsys, args[0], "--checkpoint", checkpoints_of["lstm"],
+  result = run_lm(capsys, args[0], "--checkpoint", checkpoints_of["lstm"],
                   *args[1:])
   assert result.returncode == 1, result.stderr
   errors = result.stderr.splitlines()
