@@ -202,13 +202,12 @@ def check_same_start(strategy, epochs_done, step):
         % (epochs_done + 1, step))
 
 
-def is_chief(strategy):
-  """Whether this process is the one that prints and saves."""
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not resolver.cluster_spec().as_dict():
-    return True
-  return resolver.task_type in ("chief", None) or (
-      resolver.task_type == "worker" and resolver.task_id == 0)
+def is_chief():
+  """Whether this process is the one that prints and saves: worker 0 of a
+  cluster (TensorFlow's rule when there is no "chief" task), or a process
+  alone."""
+  cluster = cluster_from_environment()
+  return cluster is None or cluster["task"]["index"] == 0
 
 
 class WorkerSavePath:

@@ -107,3 +107,17 @@ def check_not_in_use(path):
     if parent == folder:
       return
     folder = parent
+
+
+def check_export_folder(output_dir):
+  """An InputError unless `output_dir` can be a new folder to export into,
+  outside any running run's folder (its checkpoints would be read while
+  being written)."""
+  check_not_in_use(output_dir)
+  if os.path.exists(output_dir):
+    raise InputError("%s already exists; export into a new folder"
+                     % output_dir)
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  if os.path.isfile(parent):
+    raise InputError("cannot export into %s: %s is a file, not a folder"
+                     % (output_dir, parent))

@@ -226,14 +226,8 @@ class LanguageModel:
 
   def export(self, output_dir):
     """Writes a SavedModel with a serving signature (see ServingModule)."""
-    folder_lock.check_not_in_use(output_dir)  # not into a training's folder
-    if os.path.exists(output_dir):
-      raise InputError("%s already exists; export into a new folder"
-                       % output_dir)
+    folder_lock.check_export_folder(output_dir)
     parent = os.path.dirname(os.path.abspath(output_dir))
-    if os.path.isfile(parent):
-      raise InputError("cannot export into %s: %s is a file, not a folder"
-                       % (output_dir, parent))
     needs = checkpoints.size_in_bytes(self.model.variables)
     # Written aside and renamed, so a failure leaves no half SavedModel.
     partial = unused_folder_name(parent, ".export-")

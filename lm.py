@@ -23,6 +23,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import download  # pylint: disable=g-import-not-at-top
+import folder_lock
 import internals
 from errors import exit_status_of
 from errors import InputError
@@ -183,6 +184,9 @@ def print_as_text(words):
 
 
 def run(args):
+  if args.command == "export":
+    # Said before TensorFlow loads: in a second, not after eight.
+    folder_lock.check_export_folder(args.output)
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)
   verbatim = getattr(args, "verbatim", False)

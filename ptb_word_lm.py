@@ -30,6 +30,7 @@ import folder_lock
 from errors import exit_status_of
 from errors import InputError
 import reader
+import stopping
 
 flags.DEFINE_enum("model", "small", list(configs.PRESETS),
                   "Model preset: small, medium, large or test.")
@@ -143,29 +144,16 @@ def train_from_flags(arguments):
 def train(config, data):
   """Trains and tests. SIGINT (Ctrl-C) or SIGTERM stops the run after the
   batch in progress and saves it (with --save_path): exit 130 or 143."""
-  # Imported late so that bad flags and data are reported without the
-  # seconds TensorFlow takes to load.
-  import supervisor  # pylint: disable=g-import-not-at-top
-  import trainer  # pylint: disable=g-import-not-at-top
-  strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
-                                      FLAGS.connect_timeout_secs)
-  chief = distribute.is_chief(strategy)
+  chief = distribute.is_chief()
+  # The signals are heard and the save folder claimed before TensorFlow
+  # loads: a second run into a folder in use is told so at once.
   with out_of_memory_reported(), \
-      supervisor.StopOnSignal() as stop_requested, \
+      stopping.StopOnSignal() as stop_requested, \
       (folder_lock.held(FLAGS.save_path) if chief and FLAGS.save_path
-       else contextlib.nullcontext()), \
-      distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
-      distribute.lost_workers_reported():
+       else contextlib.nullcontext()):
     try:
-      trainer.train_and_evaluate(config, data, save_path=save_path,
-                                 seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
-                                 use_fp16=FLAGS.use_fp16, strategy=strategy,
-                                 log=print_now if chief else lambda _: None,
-                                 stop_requested=stop_requested,
-                                 save_every_secs=FLAGS.save_every_secs,
-                                 resume_from=FLAGS.save_path,
-                                 note=download.say if chief else None)
-    except supervisor.Interrupted as interrupted:
+      train_here(config, data, chief, stop_requested)
+    except stopping.Interrupted as interrupted:
       # Without a signal of its own, a worker stops with the others.
       why = stop_requested.signal_name or "another worker's stop"
       if FLAGS.save_path:
@@ -176,6 +164,24 @@ def train(config, data):
               file=sys.stderr)
       return 128 + signal.Signals[stop_requested.signal_name or "SIGTERM"]
   return 0
+
+
+def train_here(config, data, chief, stop_requested):
+  """The training of this process, in the strategy of its flags."""
+  import trainer  # pylint: disable=g-import-not-at-top
+  strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
+                                      FLAGS.connect_timeout_secs)
+  stop_requested.listen()  # see StopOnSignal.listen
+  with distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
+      distribute.lost_workers_reported():
+    trainer.train_and_evaluate(config, data, save_path=save_path,
+                               seed=FLAGS.seed, rnn_mode=FLAGS.rnn_mode,
+                               use_fp16=FLAGS.use_fp16, strategy=strategy,
+                               log=print_now if chief else lambda _: None,
+                               stop_requested=stop_requested,
+                               save_every_secs=FLAGS.save_every_secs,
+                               resume_from=FLAGS.save_path,
+                               note=download.say if chief else None)
 
 
 def print_now(line):
@@ -193,10 +199,13 @@ def out_of_memory_reported():
   once: after an out-of-memory error in a compiled step, TensorFlow 2.21
   aborts while Python cleans up (munmap_chunk(): invalid pointer). A run
   with --save_path resumes from its last save."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     yield
-  except tf.errors.ResourceExhaustedError as e:
+  except Exception as e:  # pylint: disable=broad-except
+    # Only TensorFlow raises it, and it may not have loaded yet.
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not isinstance(e, tf.errors.ResourceExhaustedError):
+      raise
     # TensorFlow's kernels and XLA word it differently.
     allocation = re.search(r"OOM when allocating tensor with shape\[[0-9,]*\]"
                            r"|trying to allocate [0-9.]+ ?[KMGT]?i?B",

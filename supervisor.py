@@ -16,7 +16,6 @@ not do.
 """
 
 import math
-import signal
 import time
 
 import tensorflow as tf
@@ -24,49 +23,10 @@ import tensorflow as tf
 import checkpoints
 import environment
 from errors import disk_full_said_as
+from stopping import Interrupted
 
 SUMMARY_EVERY_STEPS = 200
 DEFAULT_SAVE_EVERY_SECS = 600.0  # the reference Supervisor's save_model_secs
-
-
-class StopOnSignal:
-  """While active, SIGINT and SIGTERM ask the loop to stop after the batch
-  in progress rather than kill it halfway through an update. Called, it
-  says whether a stop was asked; `signal_name` says by which signal.
-  A second Ctrl-C quits at once, keeping the last checkpoint."""
-
-  SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-  def __init__(self):
-    self.signal_name = None
-
-  def __call__(self):
-    return self.signal_name is not None
-
-  def __enter__(self):
-    self._previous = {number: signal.signal(number, self._request)
-                      for number in self.SIGNALS}
-    return self
-
-  def __exit__(self, *exc_info):
-    for number, handler in self._previous.items():
-      signal.signal(number, handler)
-
-  def _request(self, signum, frame):
-    del frame
-    if self.signal_name is not None and signum == signal.SIGINT:
-      raise KeyboardInterrupt  # a second Ctrl-C: the user wants out now
-    self.signal_name = self.signal_name or signal.Signals(signum).name
-
-
-class Interrupted(Exception):
-  """The run stopped on request; `where` says in which pass, and
-  `progress` (a trainer.EpochProgress) how far its training epoch got."""
-
-  def __init__(self, where, progress=None):
-    super().__init__("stopped %s" % where)
-    self.where = where
-    self.progress = progress
 
 
 class Supervisor:

@@ -269,7 +269,7 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   saved (or where the run in `resume_from` saved), checkpoints after every
   epoch and every `save_every_secs` seconds, and writes TensorBoard
   summaries. When `stop_requested()` turns true the run saves and raises
-  supervisor.Interrupted. With a tf.distribute `strategy` the training
+  stopping.Interrupted. With a tf.distribute `strategy` the training
   steps are replicated (see Trainer). `log` gets the reference's lines,
   `note` (if given) where a resumed run goes on. Returns the final (train,
   valid, test) perplexities.

@@ -10,6 +10,10 @@ the replicated step three ways, in turn, median ms over repeats:
   without the sum   the same with the all-reduce handing back its input
                     (wrong numbers; the time of everything else)
   without update    the same without clipping and the SGD update
+  softmax split by vocabulary (bound)
+                    the sum of what a softmax split by vocabulary over the
+                    workers would exchange instead of its weight's gradient
+                    (an upper bound on that change's gain)
 
 The differences are what the sum and the update cost. Then, pinned to one
 worker's cores: the one-process step on the whole batch, and the forward
@@ -79,11 +83,29 @@ def time_worker(shape):
                  for t in tf.nest.flatten(value)]
     return all_reduce(context, reduce_op, value, options)
 
+  def softmax_split_all_reduce(context, reduce_op, value, options=None):
+    # The sum a softmax split by vocabulary over the workers would need:
+    # not the softmax weight's gradient (each worker would update its own
+    # columns), but the LSTM's outputs and their gradients for every row
+    # (2 x rows x hidden). An upper bound on its gain: its three
+    # exchanges are timed here as one.
+    flat = tf.nest.flatten(value)
+    kept = [t.shape != (config.hidden_size, config.vocab_size) for t in flat]
+    outputs = tf.zeros([2, config.batch_size * config.num_steps,
+                        config.hidden_size])
+    summed = all_reduce(context, reduce_op,
+                        [t for t, k in zip(flat, kept) if k] + [outputs],
+                        options)[:-1]
+    summed.reverse()
+    return tf.nest.pack_sequence_as(
+        value, [summed.pop() if k else t for t, k in zip(flat, kept)])
+
   variants = {
       "step": (recorded_all_reduce, apply),
       "without the sum": (lambda context, op, value, options=None:
                           tf.nest.map_structure(tf.identity, value), apply),
       "without update": (recorded_all_reduce, lambda *_: None),
+      "softmax split by vocabulary (bound)": (softmax_split_all_reduce, apply),
   }
   times = {}
   for name, (reduce_fn, apply_fn) in variants.items():

@@ -290,7 +290,7 @@ def start_saved_training(tmp_path, train_lines, epochs):
 
 
 def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
-  flags, process = start_saved_training(tmp_path, 10000, epochs=1)
+  flags, process = start_saved_training(tmp_path, 3000, epochs=1)
   first_line = process.stdout.readline()
   assert first_line == "Epoch: 1 Learning rate: 1.000\n"
   process.stdout.readline()  # the first progress line: training is under way
@@ -298,14 +298,14 @@ def test_ctrl_c_saves_and_the_same_command_resumes(tmp_path):
   stdout, stderr = process.communicate(timeout=120)
   assert process.returncode == 130, stderr
   assert "Traceback" not in stderr
-  stopped = re.search(r"^SIGINT: stopped in epoch 1 at batch (\d+) of 2999; "
+  stopped = re.search(r"^SIGINT: stopped in epoch 1 at batch (\d+) of 899; "
                       r"saved to (.*): run the same command to resume$",
                       stderr, re.M)
   assert stopped, stderr
   assert "Test Perplexity" not in stdout
   resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
-  assert "resuming %s in epoch 1 at batch %s of 2999" % (
+  assert "resuming %s in epoch 1 at batch %s of 899" % (
       stopped.group(2), stopped.group(1)) in resumed.stderr.splitlines()
   lines = resumed.stdout.splitlines()
   assert lines[0] == "Epoch: 1 Learning rate: 1.000"
@@ -377,15 +377,15 @@ def test_one_run_per_save_folder(tmp_path):
       if line.startswith("Epoch: 2 Learning rate"):
         break
     # (Fewer epochs, so that without the lock it ends soon, and fails.)
-    second = run(*flags[:-1], "--max_max_epoch=2")
+    # Both are told before TensorFlow loads: they run without it.
+    second = run_script("ptb_word_lm.py", *flags[:-1], "--max_max_epoch=2",
+                        prelude=WITHOUT_TENSORFLOW)
     assert error_line(second).startswith(
         "error: %s is in use by another run (process %d on " % (folder,
                                                                first.pid))
     assert "--save_path=%s" % folder in error_line(second)
-    exported = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "lm.py"), "export",
-         "--checkpoint", str(folder), str(folder / "exported")],
-        capture_output=True, text=True, timeout=300)
+    exported = run_script("lm.py", "export", "--checkpoint", str(folder),
+                          str(folder / "exported"), prelude=WITHOUT_TENSORFLOW)
     assert error_line(exported).startswith(
         "error: %s is in use by another run (process %d " % (folder,
                                                             first.pid))
@@ -440,14 +440,14 @@ def test_periodic_saves_and_kills_during_saves(tmp_path):
   kill -9 at random moments lands in saves; each time the run must resume
   from a readable mid-epoch checkpoint."""
   flags = saved_training_flags(tmp_path, 3000, epochs=1)
-  flags.append("--save_every_secs=1e-6")
   for delay in (0.3, 0.9, 0.05, 1.7):
-    process = start(flags)
+    process = start(flags + ["--save_every_secs=1e-6"])
     assert process.stdout.readline() == "Epoch: 1 Learning rate: 1.000\n"
     process.stdout.readline()  # a progress line: training is under way
     time.sleep(delay)
     process.kill()
     process.communicate(timeout=60)
+  # (Without a save after every batch, the rest of the epoch is quick.)
   resumed = run(*flags)
   assert resumed.returncode == 0, resumed.stderr
   lines = resumed.stdout.splitlines()

@@ -1,9 +1,8 @@
 """What the Supervisor does around the batches: the Training Loss summary,
-the periodic saves' clock, and how the signals stop a run."""
+the periodic saves' clock and the Environment text."""
 
 import math
 import os
-import signal
 
 import pytest
 import tensorflow as tf
@@ -71,47 +70,6 @@ def test_an_end_of_epoch_save_restarts_the_clock(monkeypatch):
     clock[0] += 1.0
     after_step(Progress(step), 1.0, None)
   assert checkpoint.saves == [(1, None), (1, 10)]
-
-
-def send(signum):
-  os.kill(os.getpid(), signum)
-
-
-def test_sigterm_asks_for_a_stop_and_a_second_one_does_not_quit():
-  with supervisor.StopOnSignal() as stop_requested:
-    assert not stop_requested()
-    send(signal.SIGTERM)
-    assert stop_requested() and stop_requested.signal_name == "SIGTERM"
-    # A scheduler may repeat its TERM while the run saves: it must go on
-    # saving, not die half-way through the checkpoint.
-    try:
-      send(signal.SIGTERM)
-    except KeyboardInterrupt:
-      pytest.fail("a second SIGTERM quit at once, without saving")
-    assert stop_requested.signal_name == "SIGTERM"
-
-
-def test_a_second_ctrl_c_quits_at_once():
-  with supervisor.StopOnSignal() as stop_requested:
-    send(signal.SIGINT)
-    assert stop_requested.signal_name == "SIGINT"
-    with pytest.raises(KeyboardInterrupt):
-      send(signal.SIGINT)
-
-
-def test_ctrl_c_after_a_sigterm_quits_at_once():
-  with supervisor.StopOnSignal() as stop_requested:
-    send(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-      send(signal.SIGINT)
-    assert stop_requested.signal_name == "SIGTERM"
-
-
-def test_the_previous_handlers_come_back():
-  before = signal.getsignal(signal.SIGTERM)
-  with supervisor.StopOnSignal():
-    assert signal.getsignal(signal.SIGTERM) != before
-  assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_each_stretch_names_its_versions_and_processor(tmp_path):

@@ -11,7 +11,7 @@ from tensorflow.core.util import event_pb2
 import checkpoints
 import configs
 import reader
-import supervisor
+import stopping
 import trainer
 
 TOY = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
@@ -207,7 +207,7 @@ def test_interrupted_run_resumes_to_the_same_result(
   save_path = str(tmp_path / "run")
   sizes = {"train": len(reader.ptb_producer(data.train, 4, 5)),
            "valid": len(reader.ptb_producer(data.valid, 4, 5))}
-  with pytest.raises(supervisor.Interrupted) as stopped:
+  with pytest.raises(stopping.Interrupted) as stopped:
     trainer.train_and_evaluate(
         config, data, save_path=save_path, seed=5, log=quiet,
         stop_requested=StopAfter(eval(batches_before, {}, sizes)))
