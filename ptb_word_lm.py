@@ -168,6 +168,8 @@ def train(config, data):
 
 def train_here(config, data, chief, stop_requested):
   """The training of this process, in the strategy of its flags."""
+  # Imported here, so that bad flags, data and a folder in use are said
+  # without the seconds TensorFlow takes to load.
   import trainer  # pylint: disable=g-import-not-at-top
   strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
                                       FLAGS.connect_timeout_secs)
