@@ -93,12 +93,11 @@ def time_worker(shape):
     kept = [t.shape != (config.hidden_size, config.vocab_size) for t in flat]
     outputs = tf.zeros([2, config.batch_size * config.num_steps,
                         config.hidden_size])
-    summed = all_reduce(context, reduce_op,
-                        [t for t, k in zip(flat, kept) if k] + [outputs],
-                        options)[:-1]
-    summed.reverse()
+    summed = iter(all_reduce(context, reduce_op,
+                             [t for t, k in zip(flat, kept) if k] + [outputs],
+                             options))
     return tf.nest.pack_sequence_as(
-        value, [summed.pop() if k else t for t, k in zip(flat, kept)])
+        value, [next(summed) if k else t for t, k in zip(flat, kept)])
 
   variants = {
       "step": (recorded_all_reduce, apply),

@@ -120,14 +120,15 @@ def run(*args, env=None, timeout=300):
 TOY_CHANGES = dict(vocab_size=9, hidden_size=8, num_steps=5, batch_size=4,
                    max_max_epoch=2, keep_prob=0.5)
 TOY_FLAGS = ["--model=test"] + ["--%s=%s" % item for item in TOY_CHANGES.items()]
+TOY_CONFIG = configs.TEST.override(**TOY_CHANGES)  # what TOY_FLAGS train
 
 
 def one_device_perplexities(toy_corpus):
   """What `ptb_word_lm.py TOY_FLAGS` prints on one device, computed in this
   process (a program of its own would load TensorFlow again)."""
   lines = []
-  trainer.train_and_evaluate(configs.TEST.override(**TOY_CHANGES),
-                             reader.load_ptb(toy_corpus), log=lines.append)
+  trainer.train_and_evaluate(TOY_CONFIG, reader.load_ptb(toy_corpus),
+                             log=lines.append)
   return printed_perplexities(lines)
 
 
@@ -261,9 +262,8 @@ def test_workers_that_would_resume_at_different_points_refuse(toy_corpus,
   another, empty folder): both say so in one line rather than train on
   mismatched steps."""
   trainer.train_and_evaluate(  # what ptb_word_lm.py --max_max_epoch=1 saves
-      configs.TEST.override(**dict(TOY_CHANGES, max_max_epoch=1)),
-      reader.load_ptb(toy_corpus), save_path=str(tmp_path / "run"),
-      log=lambda _: None)
+      TOY_CONFIG.override(max_max_epoch=1), reader.load_ptb(toy_corpus),
+      save_path=str(tmp_path / "run"), log=lambda _: None)
   _, processes = start_workers(toy_corpus, None, save_paths=[
       tmp_path / "run", tmp_path / "elsewhere"])
   outputs = finish(processes)
