@@ -138,7 +138,9 @@ def train_from_flags(arguments):
   check_flags(config)
   data_path = download.ensure_ptb_files(
       FLAGS.data_path or download.DEFAULT_DATA_PATH, FLAGS.data_url)
-  return train(config, reader.load_ptb(data_path))
+  data = reader.load_ptb(data_path)
+  reader.run_batches(data, config)  # data that does not fit: said now
+  return train(config, data)
 
 
 def train(config, data):

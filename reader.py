@@ -155,3 +155,21 @@ class ContinuousBatches:
 def ptb_producer(raw_data, batch_size, num_steps):
   """The reference's batching, as an iterable over one epoch of (x, y)."""
   return EpochBatches(raw_data, batch_size, num_steps)
+
+
+# Test words predicted per evaluation step. The reference steps one word at a
+# time; since the state carries over, windows give the same perplexity.
+TEST_WINDOW = 500
+
+
+def run_batches(data, config):
+  """The batches of a run's training and validation epochs and of its test
+  pass, for a configs.Config; an InputError if the data does not fit it."""
+  if len(data.word_to_id) > config.vocab_size:
+    raise InputError("the data has %d words but vocab_size is %d; pass "
+                     "--vocab_size=%d" % (len(data.word_to_id),
+                                          config.vocab_size,
+                                          len(data.word_to_id)))
+  return (ptb_producer(data.train, config.batch_size, config.num_steps),
+          ptb_producer(data.valid, config.batch_size, config.num_steps),
+          ContinuousBatches(data.test, TEST_WINDOW))

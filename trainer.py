@@ -254,11 +254,6 @@ def where_it_resumes(save_path, epochs_done, resume, epoch_size, epochs):
   return "resuming %s after epoch %d of %d" % (save_path, epochs_done, epochs)
 
 
-# Test words predicted per evaluation step. The reference steps one word at a
-# time; since the state carries over, windows give the same perplexity.
-TEST_WINDOW = 500
-
-
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
                        use_fp16=False, log=print, stop_requested=None,
                        save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS,
@@ -274,16 +269,8 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   `note` (if given) where a resumed run goes on. Returns the final (train,
   valid, test) perplexities.
   """
-  if len(data.word_to_id) > config.vocab_size:
-    raise InputError("the data has %d words but vocab_size is %d; pass "
-                     "--vocab_size=%d" % (len(data.word_to_id),
-                                          config.vocab_size,
-                                          len(data.word_to_id)))
-  train_batches = reader.ptb_producer(data.train, config.batch_size,
-                                      config.num_steps)
-  valid_batches = reader.ptb_producer(data.valid, config.batch_size,
-                                      config.num_steps)
-  test_batches = reader.ContinuousBatches(data.test, TEST_WINDOW)
+  train_batches, valid_batches, test_batches = reader.run_batches(data,
+                                                                  config)
   trainer = Trainer(config, seed=seed, rnn_mode=rnn_mode, use_fp16=use_fp16,
                     strategy=strategy)
   checkpoint = resume = None

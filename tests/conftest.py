@@ -1,9 +1,11 @@
 """Shared fixtures: the real PTB folder (from PTB_DATA) and small fake corpora."""
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -46,10 +48,27 @@ def patterned_lines(count):
           for i in range(count)]
 
 
+def write_toy_corpus(folder):
+  return write_corpus(folder, patterned_lines(400), patterned_lines(60),
+                      patterned_lines(60))
+
+
 @pytest.fixture
 def toy_corpus(tmp_path):
-  return write_corpus(str(tmp_path / "toy"), patterned_lines(400),
-                      patterned_lines(60), patterned_lines(60))
+  return write_toy_corpus(str(tmp_path / "toy"))
+
+
+@functools.lru_cache(maxsize=None)
+def unstopped_toy_run(config, seed):
+  """The (train, valid, test) perplexities of an uninterrupted training on
+  the toy corpus: what several tests' stopped and resumed runs must end at,
+  trained once per test process (each training compiles its steps anew)."""
+  import reader  # pylint: disable=g-import-not-at-top
+  import trainer  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as folder:
+    data = reader.load_ptb(write_toy_corpus(folder))
+  return trainer.train_and_evaluate(config, data, seed=seed,
+                                    log=lambda _: None)
 
 
 def term_once_writing(process, folder, timeout=120):

@@ -88,7 +88,8 @@ def error_line(result):
     (["--hidden_size=abc"], "--hidden_size=abc: invalid literal"),
     (["--keep_prob=1.5"], r"error: keep_prob must be in \(0, 1\], got 1.5"),
     (["--num_steps=0"], "error: num_steps must be positive, got 0"),
-    (["--num_gpus=2"], "error: --num_gpus=2 but this machine has 0 GPU"),
+    (["--num_gpus=2", *TOY_FLAGS],
+     "error: --num_gpus=2 but this machine has 0 GPU"),
     (["--save_every_secs=0"], "error: --save_every_secs must be a positive"),
     (["--save_every_secs=nan"], "error: --save_every_secs must be a positive"),
     (["--save_every_secs=inf"], "error: --save_every_secs must be a positive"),
@@ -132,11 +133,18 @@ def test_help_gives_each_presets_value():
           "0.8, large 0.869565, test 0.5).") in text
 
 
-def test_data_too_short_for_the_batch_shape(toy_corpus):
-  line = error_line(run("--data_path=" + toy_corpus, "--model=test",
-                        "--vocab_size=9", "--batch_size=2000"))
-  assert "decrease batch_size or num_steps" in line
-  assert "batch_size=2000 and num_steps=2" in line
+@pytest.mark.parametrize("args, message", [
+    (["--vocab_size=9", "--batch_size=2000"],
+     "error: epoch_size == 0: 2400 ids are too few for one batch of "
+     "batch_size=2000 and num_steps=2; decrease batch_size or num_steps"),
+    (["--vocab_size=5"],
+     "error: the data has 9 words but vocab_size is 5; pass --vocab_size=9"),
+])
+def test_data_that_does_not_fit_the_model(toy_corpus, args, message):
+  # Said before TensorFlow loads: the program runs without it.
+  result = run_script("ptb_word_lm.py", "--data_path=" + toy_corpus,
+                      "--model=test", *args, prelude=WITHOUT_TENSORFLOW)
+  assert error_line(result) == message
 
 
 def test_a_model_too_large_for_memory_is_one_line(toy_corpus):
@@ -173,8 +181,10 @@ def test_data_path_that_is_a_file(tmp_path):
 def test_a_folder_that_cannot_be_made_is_one_line(toy_corpus, tmp_path):
   (tmp_path / "file").write_text("x")
   save_path = tmp_path / "file" / "run"
-  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
-                        "--save_path=" + str(save_path)))
+  # Said before TensorFlow loads: the program runs without it.
+  line = error_line(run_script("ptb_word_lm.py", "--data_path=" + toy_corpus,
+                               *TOY_FLAGS, "--save_path=" + str(save_path),
+                               prelude=WITHOUT_TENSORFLOW))
   assert line == "error: cannot save into %s: Not a directory" % save_path
 
 
@@ -339,8 +349,9 @@ def test_lines_reach_a_log_file_as_they_are_printed(tmp_path):
 
 def test_save_path_that_is_a_file(toy_corpus, tmp_path):
   (tmp_path / "run").write_text("x")
-  line = error_line(run("--data_path=" + toy_corpus, *TOY_FLAGS,
-                        "--save_path=" + str(tmp_path / "run")))
+  line = error_line(run_script(
+      "ptb_word_lm.py", "--data_path=" + toy_corpus, *TOY_FLAGS,
+      "--save_path=" + str(tmp_path / "run"), prelude=WITHOUT_TENSORFLOW))
   assert line == "error: save path %s is not a folder" % (tmp_path / "run")
 
 

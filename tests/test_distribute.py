@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
+from conftest import unstopped_toy_run
 import configs
 import distribute
 import reader
@@ -95,8 +96,7 @@ class StopAfter:
 def test_a_checkpoint_resumes_on_another_number_of_replicas(
     toy_corpus, tmp_path, first, then):
   data = reader.load_ptb(toy_corpus)
-  unstopped = trainer.train_and_evaluate(CONFIG, data, seed=2,
-                                         log=lambda _: None)
+  unstopped = unstopped_toy_run(CONFIG, 2)
   save_path = str(tmp_path / "run")
   train_batches = len(reader.ptb_producer(data.train, 4, 5))
   valid_batches = len(reader.ptb_producer(data.valid, 4, 5))

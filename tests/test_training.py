@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
+from conftest import unstopped_toy_run
+
 import checkpoints
 import configs
 import reader
@@ -78,7 +80,7 @@ def test_state_is_carried_from_batch_to_batch(toy_corpus, training):
 def test_resume_continues_from_the_saved_epoch(toy_corpus, tmp_path):
   data = reader.load_ptb(toy_corpus)
   save_path = str(tmp_path / "run")
-  uninterrupted = trainer.train_and_evaluate(TOY, data, log=quiet)
+  uninterrupted = unstopped_toy_run(TOY, 0)
   trainer.train_and_evaluate(TOY.override(max_max_epoch=2), data,
                              save_path=save_path, log=quiet)
   lines = []
@@ -203,7 +205,7 @@ def test_interrupted_run_resumes_to_the_same_result(
     toy_corpus, tmp_path, where, batches_before, first_lines):
   data = reader.load_ptb(toy_corpus)
   config = TOY.override(keep_prob=0.5)  # dropout draws must resume too
-  uninterrupted = trainer.train_and_evaluate(config, data, seed=5, log=quiet)
+  uninterrupted = unstopped_toy_run(config, 5)
   save_path = str(tmp_path / "run")
   sizes = {"train": len(reader.ptb_producer(data.train, 4, 5)),
            "valid": len(reader.ptb_producer(data.valid, 4, 5))}
