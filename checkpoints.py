@@ -1,101 +1,24 @@
 """Self-describing checkpoints: weights, progress, config and vocabulary.
 
 A save folder holds TensorFlow checkpoint files (model weights, the dropout
-generator, the number of finished epochs), `config.json` and `vocab.txt`
-(one word a line, in id order), so that a checkpoint can be used without
-the training data.
+generator, the number of finished epochs), written here, and `config.json`
+and `vocab.txt` (see checkpoint_metadata), so that a checkpoint can be used
+without the training data.
 """
 
-import contextlib
-import json
 import os
 import re
 import shutil
 
 import tensorflow as tf
 
-import configs
+from checkpoint_metadata import check_compatible
+from checkpoint_metadata import INDEX_FILE
+from checkpoint_metadata import RESUME_ADVICE
+from checkpoint_metadata import save_metadata
 from errors import disk_full_said_as
 from errors import InputError
 from errors import size_text
-from errors import os_errors_said_as
-from errors import reason
-
-RESUME_ADVICE = ("free some space, then run the same command to resume from "
-                 "the last checkpoint")
-CONFIG_FILE = "config.json"
-VOCAB_FILE = "vocab.txt"
-# Fields that decide which weights there are and their shapes; the others
-# may change when a run is resumed (for example more epochs).
-SHAPE_FIELDS = ("cell", "tie_embeddings", "num_layers", "hidden_size",
-                "vocab_size")
-
-
-def write_atomically(path, text):
-  """Writes `text` to `path` through a temporary file, never half a file:
-  a kill or a full disk mid-write leaves the previous file as it was, and
-  no temporary file."""
-  partial = path + ".partial"
-  try:
-    with open(partial, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(partial, path)
-  except BaseException:
-    with contextlib.suppress(OSError):
-      os.remove(partial)
-    raise
-
-
-def save_metadata(save_path, config, word_to_id):
-  with os_errors_said_as("cannot save into %s" % save_path):
-    os.makedirs(save_path, exist_ok=True)
-  with disk_full_said_as(save_path, RESUME_ADVICE):
-    write_atomically(os.path.join(save_path, CONFIG_FILE),
-                     json.dumps(config.to_dict(), indent=2) + "\n")
-    write_vocab(os.path.join(save_path, VOCAB_FILE),
-                sorted(word_to_id, key=word_to_id.get))
-
-
-def write_vocab(path, words):
-  """Writes the vocabulary one word a line, in id order."""
-  write_atomically(path, "".join(word + "\n" for word in words))
-
-
-def load_config(save_path):
-  """The Config a checkpoint folder was trained with."""
-  path = os.path.join(save_path, CONFIG_FILE)
-  try:
-    with open(path, encoding="utf-8") as f:
-      values = json.load(f)
-    return configs.Config().override(**values)
-  except FileNotFoundError:
-    raise InputError("%s is not a checkpoint folder of this program: %s is "
-                     "missing" % (save_path, CONFIG_FILE)) from None
-  except (ValueError, TypeError) as e:
-    raise InputError("%s is unreadable: %s" % (path, e)) from None
-
-
-def load_vocab(save_path):
-  """The word_to_id mapping saved beside a checkpoint."""
-  path = os.path.join(save_path, VOCAB_FILE)
-  try:
-    with open(path, encoding="utf-8") as f:
-      words = f.read().split("\n")[:-1]
-  except (OSError, UnicodeDecodeError) as e:
-    raise InputError("cannot read the vocabulary %s: %s"
-                     % (path, reason(e))) from None
-  word_to_id = {}
-  for index, word in enumerate(words):
-    if not word or word.split() != [word]:
-      raise InputError("the vocabulary %s is damaged: line %d is not one "
-                       "word" % (path, index + 1))
-    if word in word_to_id:
-      raise InputError("the vocabulary %s is damaged: %r is on lines %d and "
-                       "%d" % (path, word, word_to_id[word] + 1, index + 1))
-    word_to_id[word] = index
-  if not word_to_id:
-    raise InputError("the vocabulary %s is empty" % path)
-  return word_to_id
 
 
 def restore(checkpoint, path):
@@ -127,7 +50,7 @@ def latest_checkpoint(save_path):
   """The newest checkpoint's path prefix in `save_path`, or None when no
   checkpoint was ever written there. A damaged or dangling `checkpoint`
   index file is an InputError, never a silent fresh start."""
-  state_file = os.path.join(save_path, "checkpoint")
+  state_file = os.path.join(save_path, INDEX_FILE)
   if not os.path.exists(state_file):
     return None
   latest = tf.train.latest_checkpoint(save_path)
@@ -231,19 +154,3 @@ def remove_partial_saves(save_path):
     path = os.path.join(save_path, name)
     if re.fullmatch(r"ckpt-\d+_temp.*", name) and os.path.isdir(path):
       shutil.rmtree(path, ignore_errors=True)
-
-
-def check_compatible(save_path, config, word_to_id):
-  """The saved Config, if it has `config`'s weight shapes and the vocabulary."""
-  saved = load_config(save_path)
-  for field in SHAPE_FIELDS:
-    if getattr(saved, field) != getattr(config, field):
-      raise InputError(
-          "the checkpoint in %s has %s=%s but this model has %s=%s; use "
-          "another --save_path or the checkpoint's settings"
-          % (save_path, field, getattr(saved, field), field,
-             getattr(config, field)))
-  if load_vocab(save_path) != word_to_id:
-    raise InputError("the checkpoint in %s was trained on another "
-                     "vocabulary than this data's" % save_path)
-  return saved

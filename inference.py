@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+import checkpoint_metadata
 import checkpoints
 from errors import disk_full_said_as
 from errors import InputError
@@ -44,8 +45,8 @@ class LanguageModel:
     """Loads the latest checkpoint of a ptb_word_lm.py --save_path folder."""
     if not os.path.isdir(checkpoint_dir):
       raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
-    config = checkpoints.load_config(checkpoint_dir)
-    word_to_id = checkpoints.load_vocab(checkpoint_dir)
+    config = checkpoint_metadata.load_config(checkpoint_dir)
+    word_to_id = checkpoint_metadata.load_vocab(checkpoint_dir)
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
     if latest is None:
       raise InputError("%s holds no checkpoint" % checkpoint_dir)
@@ -240,8 +241,8 @@ class LanguageModel:
                             clean_up=lambda: shutil.rmtree(partial, True)):
         with os_errors_said_as("cannot export into %s" % output_dir):
           os.makedirs(partial)  # and its parent, when missing
-        vocab_path = os.path.join(partial, checkpoints.VOCAB_FILE)
-        checkpoints.write_vocab(vocab_path, self.id_to_word)
+        vocab_path = os.path.join(partial, checkpoint_metadata.VOCAB_FILE)
+        checkpoint_metadata.write_vocab(vocab_path, self.id_to_word)
         module = ServingModule(self.model, vocab_path)
         saved_dir = os.path.join(partial, "model")
         tf.saved_model.save(module, saved_dir, signatures={

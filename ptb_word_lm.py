@@ -23,6 +23,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 
+import checkpoint_metadata
 import configs
 import distribute
 import download
@@ -139,7 +140,7 @@ def train_from_flags(arguments):
   data_path = download.ensure_ptb_files(
       FLAGS.data_path or download.DEFAULT_DATA_PATH, FLAGS.data_url)
   data = reader.load_ptb(data_path)
-  reader.run_batches(data, config)  # data that does not fit: said now
+  reader.run_batches(data, config)  # a misfit is said before TensorFlow loads
   return train(config, data)
 
 
@@ -154,6 +155,9 @@ def train(config, data):
       (folder_lock.held(FLAGS.save_path) if chief and FLAGS.save_path
        else contextlib.nullcontext()):
     try:
+      if FLAGS.save_path:  # a checkpoint of another model: said at once
+        checkpoint_metadata.check_resumable(FLAGS.save_path, config,
+                                            data.word_to_id)
       train_here(config, data, chief, stop_requested)
     except stopping.Interrupted as interrupted:
       # Without a signal of its own, a worker stops with the others.

@@ -20,7 +20,7 @@ import time
 
 import tensorflow as tf
 
-import checkpoints
+import checkpoint_metadata
 import environment
 from errors import disk_full_said_as
 from stopping import Interrupted
@@ -134,4 +134,5 @@ class Supervisor:
         tf.summary.text("Environment", environment.describe())
 
   def _writing_summaries(self):
-    return disk_full_said_as(self.summary_folder, checkpoints.RESUME_ADVICE)
+    return disk_full_said_as(self.summary_folder,
+                             checkpoint_metadata.RESUME_ADVICE)

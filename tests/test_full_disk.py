@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ROOT, fill_disk, patterned_lines, resize_disk
 from conftest import write_corpus
+import checkpoint_metadata
 import checkpoints
 import configs
 import inference
@@ -73,14 +74,14 @@ def test_summaries_on_a_full_disk_are_one_line(small_disk):
 
 def test_metadata_on_a_full_disk_keeps_the_files_it_had(small_disk):
   folder = str(small_disk / "run")
-  checkpoints.save_metadata(folder, TOY, {"a": 0, "b": 1})
+  checkpoint_metadata.save_metadata(folder, TOY, {"a": 0, "b": 1})
   before = {name: open(os.path.join(folder, name)).read()
             for name in os.listdir(folder)}
   fill_disk(small_disk)
   with pytest.raises(ValueError, match="^the disk of %s is full "
                      % re.escape(folder)):
-    checkpoints.save_metadata(folder, TOY.override(hidden_size=32),
-                              {"a": 0, "b": 1, "c": 2})
+    checkpoint_metadata.save_metadata(
+        folder, TOY.override(hidden_size=32), {"a": 0, "b": 1, "c": 2})
   assert {name: open(os.path.join(folder, name)).read()
           for name in os.listdir(folder)} == before
 

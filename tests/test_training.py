@@ -10,7 +10,7 @@ from tensorflow.core.util import event_pb2
 
 from conftest import unstopped_toy_run
 
-import checkpoints
+import checkpoint_metadata
 import configs
 import reader
 import stopping
@@ -138,9 +138,9 @@ def test_checkpoint_of_another_shape_is_a_clear_error(toy_corpus, tmp_path):
 
 
 def test_config_json_is_read_back(tmp_path):
-  checkpoints.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
-  assert checkpoints.load_config(str(tmp_path)) == TOY
-  assert checkpoints.load_vocab(str(tmp_path)) == {"a": 0, "b": 1}
+  checkpoint_metadata.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  assert checkpoint_metadata.load_config(str(tmp_path)) == TOY
+  assert checkpoint_metadata.load_vocab(str(tmp_path)) == {"a": 0, "b": 1}
 
 
 def folder_contents(folder):
@@ -149,7 +149,7 @@ def folder_contents(folder):
 
 
 def test_a_write_cut_short_keeps_the_previous_files(tmp_path, monkeypatch):
-  checkpoints.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  checkpoint_metadata.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
   before = folder_contents(tmp_path)
 
   class CutShort:  # writes half of the text, then fails as a full disk does
@@ -167,10 +167,10 @@ def test_a_write_cut_short_keeps_the_previous_files(tmp_path, monkeypatch):
       self.file.flush()
       raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-  monkeypatch.setattr(checkpoints, "open", CutShort, raising=False)
+  monkeypatch.setattr(checkpoint_metadata, "open", CutShort, raising=False)
   with pytest.raises(ValueError, match="^the disk of %s is full" % tmp_path):
-    checkpoints.save_metadata(str(tmp_path), TOY.override(hidden_size=32),
-                              {"a": 0, "b": 1, "c": 2})
+    checkpoint_metadata.save_metadata(
+        str(tmp_path), TOY.override(hidden_size=32), {"a": 0, "b": 1, "c": 2})
   assert folder_contents(tmp_path) == before  # and no temporary file
 
 

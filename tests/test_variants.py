@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import patterned_lines, write_corpus
-import checkpoints
+import checkpoint_metadata
 import configs
 import inference
 from model import PTBModel, sequence_cost
@@ -134,13 +134,13 @@ def test_gru_runs_only_with_the_basic_mode():
 
 def test_config_round_trip_and_old_config_files(tmp_path):
   config = GRU.override(tie_embeddings=True)
-  checkpoints.save_metadata(str(tmp_path), config, {"a": 0})
-  assert checkpoints.load_config(str(tmp_path)) == config
+  checkpoint_metadata.save_metadata(str(tmp_path), config, {"a": 0})
+  assert checkpoint_metadata.load_config(str(tmp_path)) == config
   # A config.json written before these fields existed.
   values = json.loads((tmp_path / "config.json").read_text())
   del values["cell"], values["tie_embeddings"]
   (tmp_path / "config.json").write_text(json.dumps(values))
-  old = checkpoints.load_config(str(tmp_path))
+  old = checkpoint_metadata.load_config(str(tmp_path))
   assert (old.cell, old.tie_embeddings) == ("lstm", False)
 
 
