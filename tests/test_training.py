@@ -143,6 +143,22 @@ def test_config_json_is_read_back(tmp_path):
   assert checkpoint_metadata.load_vocab(str(tmp_path)) == {"a": 0, "b": 1}
 
 
+def test_only_a_folder_with_a_checkpoint_is_checked_before_training(
+    tmp_path):
+  # config.json is written before the first save: a run stopped before it
+  # left no checkpoint, and another model may start in the folder afresh.
+  checkpoint_metadata.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  other = TOY.override(hidden_size=TOY.hidden_size + 1)
+  checkpoint_metadata.check_resumable(str(tmp_path), other, {"a": 0, "b": 1})
+  (tmp_path / checkpoint_metadata.INDEX_FILE).write_text("")
+  with pytest.raises(ValueError, match="has hidden_size=%d but this model has "
+                     "hidden_size=%d" % (TOY.hidden_size, other.hidden_size)):
+    checkpoint_metadata.check_resumable(str(tmp_path), other,
+                                        {"a": 0, "b": 1})
+  with pytest.raises(ValueError, match="trained on another vocabulary"):
+    checkpoint_metadata.check_resumable(str(tmp_path), TOY, {"a": 0})
+
+
 def folder_contents(folder):
   return {name: open(os.path.join(folder, name), encoding="utf-8").read()
           for name in os.listdir(folder)}
