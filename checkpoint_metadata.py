@@ -115,3 +115,18 @@ def check_resumable(save_path, config, word_to_id):
   resume it (see check_compatible)."""
   if os.path.exists(os.path.join(save_path, INDEX_FILE)):
     check_compatible(save_path, config, word_to_id)
+
+
+def load_for_use(checkpoint_dir):
+  """The (Config, word_to_id) of a --save_path folder whose latest
+  checkpoint is to be used; an InputError when the folder is not one."""
+  if not os.path.isdir(checkpoint_dir):
+    raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
+  config = load_config(checkpoint_dir)
+  word_to_id = load_vocab(checkpoint_dir)
+  if not os.path.exists(os.path.join(checkpoint_dir, INDEX_FILE)):
+    raise InputError("%s holds no checkpoint" % checkpoint_dir)
+  if len(word_to_id) > config.vocab_size:
+    raise InputError("%s: vocab.txt has %d words but the model %d"
+                     % (checkpoint_dir, len(word_to_id), config.vocab_size))
+  return config, word_to_id

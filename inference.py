@@ -43,16 +43,10 @@ class LanguageModel:
   @classmethod
   def load(cls, checkpoint_dir):
     """Loads the latest checkpoint of a ptb_word_lm.py --save_path folder."""
-    if not os.path.isdir(checkpoint_dir):
-      raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
-    config = checkpoint_metadata.load_config(checkpoint_dir)
-    word_to_id = checkpoint_metadata.load_vocab(checkpoint_dir)
+    config, word_to_id = checkpoint_metadata.load_for_use(checkpoint_dir)
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
-    if latest is None:
+    if latest is None:  # removed since
       raise InputError("%s holds no checkpoint" % checkpoint_dir)
-    if len(word_to_id) > config.vocab_size:
-      raise InputError("%s: vocab.txt has %d words but the model %d"
-                       % (checkpoint_dir, len(word_to_id), config.vocab_size))
     model = PTBModel(config)
     # Only the model: the training progress saved beside it is not needed.
     checkpoints.restore(tf.train.Checkpoint(model=model), latest)

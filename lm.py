@@ -22,7 +22,8 @@ import sys
 # TensorFlow's start-up chatter would bury the output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import download  # pylint: disable=g-import-not-at-top
+import checkpoint_metadata  # pylint: disable=g-import-not-at-top
+import download
 import folder_lock
 import internals
 from errors import exit_status_of
@@ -184,8 +185,9 @@ def print_as_text(words):
 
 
 def run(args):
+  # Said before TensorFlow loads: in a second, not after eight.
+  checkpoint_metadata.load_for_use(args.checkpoint)
   if args.command == "export":
-    # Said before TensorFlow loads: in a second, not after eight.
     folder_lock.check_export_folder(args.output)
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)

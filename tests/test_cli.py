@@ -254,6 +254,27 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
+@pytest.mark.parametrize("files, message", [
+    (None, "error: checkpoint folder {run} does not exist"),
+    ({"config.json": "{}", "vocab.txt": "a\n"},
+     "error: {run} holds no checkpoint"),
+    ({"config.json": '{"vocab_size": 2}', "vocab.txt": "a\nb\nc\n",
+      "checkpoint": ""},
+     "error: {run}: vocab.txt has 3 words but the model 2"),
+])
+def test_lm_says_a_folder_that_is_not_a_checkpoint_at_once(tmp_path, files,
+                                                           message):
+  folder = tmp_path / "run"
+  if files is not None:
+    folder.mkdir()
+    for name, text in files.items():
+      (folder / name).write_text(text)
+  # Said before TensorFlow loads: the program runs without it.
+  result = run_script("lm.py", "predict", "a", "--checkpoint=" + str(folder),
+                      prelude=WITHOUT_TENSORFLOW)
+  assert error_line(result) == message.format(run=folder)
+
+
 def test_a_tilde_after_equals_means_home(tmp_path, monkeypatch, capsys):
   """`--save_path=~/run`: the shell leaves that ~ alone; both programs read
   it as the home folder, not as a folder named "~"."""
