@@ -110,10 +110,16 @@ def check_compatible(save_path, config, word_to_id):
   return saved
 
 
+def holds_checkpoint(folder):
+  """Whether a run has saved a checkpoint into `folder`: TensorFlow's index
+  of them is there (whether it is sound, only TensorFlow can tell)."""
+  return os.path.exists(os.path.join(folder, INDEX_FILE))
+
+
 def check_resumable(save_path, config, word_to_id):
   """If `save_path` holds a checkpoint, that `config` and the vocabulary can
   resume it (see check_compatible)."""
-  if os.path.exists(os.path.join(save_path, INDEX_FILE)):
+  if holds_checkpoint(save_path):
     check_compatible(save_path, config, word_to_id)
 
 
@@ -124,7 +130,7 @@ def load_for_use(checkpoint_dir):
     raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
   config = load_config(checkpoint_dir)
   word_to_id = load_vocab(checkpoint_dir)
-  if not os.path.exists(os.path.join(checkpoint_dir, INDEX_FILE)):
+  if not holds_checkpoint(checkpoint_dir):
     raise InputError("%s holds no checkpoint" % checkpoint_dir)
   if len(word_to_id) > config.vocab_size:
     raise InputError("%s: vocab.txt has %d words but the model %d"

@@ -13,6 +13,7 @@ import shutil
 import tensorflow as tf
 
 from checkpoint_metadata import check_compatible
+from checkpoint_metadata import holds_checkpoint
 from checkpoint_metadata import INDEX_FILE
 from checkpoint_metadata import RESUME_ADVICE
 from checkpoint_metadata import save_metadata
@@ -50,14 +51,14 @@ def latest_checkpoint(save_path):
   """The newest checkpoint's path prefix in `save_path`, or None when no
   checkpoint was ever written there. A damaged or dangling `checkpoint`
   index file is an InputError, never a silent fresh start."""
-  state_file = os.path.join(save_path, INDEX_FILE)
-  if not os.path.exists(state_file):
+  if not holds_checkpoint(save_path):
     return None
   latest = tf.train.latest_checkpoint(save_path)
   if latest is None:
     raise InputError("%s names no checkpoint whose files are there (it is "
                      "damaged, or they were removed); put back a good copy, "
-                     "or remove the folder to start afresh" % state_file)
+                     "or remove the folder to start afresh"
+                     % os.path.join(save_path, INDEX_FILE))
   return latest
 
 

@@ -9,7 +9,6 @@ import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
 from conftest import unstopped_toy_run
-
 import checkpoint_metadata
 import configs
 import reader
