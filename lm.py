@@ -141,9 +141,11 @@ def parse_args(argv):
 
   neighbors = command("neighbors", "the words nearest to a word in the "
                       "model's embedding (and softmax weight, if not tied)")
-  neighbors.add_argument("word")
+  neighbors.add_argument("word", help="one word, e.g. company (read as the "
+                         "PTB files write it: Money is money, 1987 is N)")
   neighbors.add_argument("--top", type=positive_int, default=10,
                          help="how many words (default: %(default)s)")
+  takes_text(neighbors)
   return parser.parse_args(argv)
 
 
@@ -167,6 +169,21 @@ def note_unknown_words(lm, words):
     print("note: not in the model's vocabulary, %s: %s%s" % (
         fate, ", ".join(unknown[:MAX_NAMED_UNKNOWN]),
         " and %d more" % more if more > 0 else ""), file=sys.stderr)
+
+
+def one_word(typed, words):
+  """The one word a user's `typed` word reads as (`words`), said on stderr
+  when it is not the word as typed; an InputError if it is not one word."""
+  if words[1:] and words[-1] == reader.EOS:
+    words = words[:-1]  # the sentence end of a full stop: "profit." is profit
+  if len(words) != 1:
+    raise InputError("%r reads as %s: give one word" % (
+        typed, "no word" if not words else "%d words (%s)" % (
+            len(words), " ".join(words))))
+  if words[0] != typed:
+    print("note: %s read as %s, as the PTB files write it" % (typed, words[0]),
+          file=sys.stderr)
+  return words[0]
 
 
 def print_as_text(words):
@@ -243,8 +260,9 @@ def run(args):
       internals.save_npz(args.save, shown, layers)
     print("\n".join(internals.table(shown, layers)))
   elif args.command == "neighbors":
-    for space, nearest in lm.neighbors(args.word, args.top).items():
-      print("nearest to %s in the %s:" % (args.word, space))
+    asked = one_word(args.word, read(args.word))
+    for space, nearest in lm.neighbors(asked, args.top).items():
+      print("nearest to %s in the %s:" % (asked, space))
       for word, similarity in nearest:
         print("  %-15s %.4f" % (word, similarity))
   return 0

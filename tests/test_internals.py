@@ -199,10 +199,27 @@ def test_neighbors(checkpoints_of, capsys):
                                            "input embedding"][0][1], abs=1e-4))
 
 
+def test_neighbors_reads_the_word_as_the_ptb_files_write_it(checkpoints_of,
+                                                            capsys):
+  asked = run_lm(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
+                 "C.", "--top", "2")
+  assert asked.returncode == 0, asked.stderr
+  assert asked.stderr == "note: C. read as c, as the PTB files write it\n"
+  as_written = run_lm(capsys, "neighbors", "--checkpoint",
+                      checkpoints_of["lstm"], "c", "--top", "2")
+  assert (as_written.stdout, as_written.stderr) == (asked.stdout, "")
+
+
 @pytest.mark.parametrize("args, message", [
     (["gates", "."], "error: the text is empty: give at least one word"),
     (["gates", "zz"], "error: the text has no word of the model's vocabulary"),
     (["neighbors", "zz"], "error: 'zz' is not in the model's vocabulary"),
+    (["neighbors", "C", "--verbatim"],
+     "error: 'C' is not in the model's vocabulary"),
+    (["neighbors", "$c"], "error: '$c' reads as 2 words ($ c): give one word"),
+    (["neighbors", "..."], "error: '...' reads as no word: give one word"),
+    (["neighbors", "c. d"], "error: 'c. d' reads as 3 words (c <eos> d): "
+     "give one word"),
     (["gates", "a", "--plot", "x.nope"], None),
     (["neighbors", "a", "--checkpoint", "/no/such/run"],
      "error: checkpoint folder /no/such/run does not exist"),
