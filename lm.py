@@ -242,7 +242,10 @@ def run(args):
   elif args.command == "evaluate":
     data_path = download.ensure_ptb_files(
         args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
-    perplexity, _ = lm.score_file(os.path.join(data_path, reader.TEST_FILE))
+    test_file = os.path.join(data_path, reader.TEST_FILE)
+    perplexity, _ = lm.score_file(test_file)
+    # None on PTB with a model trained on it; many: another corpus's model.
+    note_unknown_words(lm, reader.read_words(test_file))
     print("Test Perplexity: %.3f" % perplexity)
   elif args.command == "export":
     lm.export(args.output)

@@ -176,6 +176,22 @@ def test_cli_uses(trained, tmp_path, capsys):
   assert lines[2].startswith("Perplexity: ")
 
 
+def test_evaluate_names_the_test_words_the_model_lacks(trained, tmp_path,
+                                                       capsys):
+  save_path, data_path, _ = trained
+  own = run_lm(capsys, "evaluate", "--checkpoint=" + save_path,
+               "--data_path=" + data_path)
+  assert (own.returncode, own.stderr) == (0, "")
+  other = write_corpus(str(tmp_path / "other"), ["a b"], ["a b"],
+                       ["a zebra b", "yak a"])
+  evaluated = run_lm(capsys, "evaluate", "--checkpoint=" + save_path,
+                     "--data_path=" + other)
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert evaluated.stderr == ("note: not in the model's vocabulary, read as "
+                              "<unk>: zebra, yak\n")
+  assert evaluated.stdout.startswith("Test Perplexity: ")
+
+
 def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
   checkpoint = "--checkpoint=" + trained[0]
 
