@@ -149,14 +149,23 @@ def parse_args(argv):
   return parser.parse_args(argv)
 
 
-def read_text_argument(path):
-  """The text of a file, or of standard input for "-"."""
+def name_of_text(path):
+  return "standard input" if path == "-" else path
+
+
+def read_text_to_score(path):
+  """The text of a file, or of standard input for "-"; an InputError when
+  it cannot be read or holds no word."""
   if path != "-":
-    return reader.read_text(path)
-  try:
-    return sys.stdin.buffer.read().decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise InputError("standard input is not UTF-8 text: %s" % e) from None
+    text = reader.read_text(path)
+  else:
+    try:
+      text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise InputError("standard input is not UTF-8 text: %s" % e) from None
+  if not text.split():
+    raise InputError("%s is empty: no words to score" % name_of_text(path))
+  return text
 
 
 def note_unknown_words(lm, words):
@@ -202,10 +211,12 @@ def print_as_text(words):
 
 
 def run(args):
-  # Said before TensorFlow loads: in a second, not after eight.
+  # What can be said before TensorFlow loads is: in a second, not after eight.
   checkpoint_metadata.load_for_use(args.checkpoint)
   if args.command == "export":
     folder_lock.check_export_folder(args.output)
+  if args.command == "score":
+    text = read_text_to_score(args.file)
   import inference  # pylint: disable=g-import-not-at-top
   lm = inference.LanguageModel.load(args.checkpoint)
   verbatim = getattr(args, "verbatim", False)
@@ -228,11 +239,10 @@ def run(args):
     note_unknown_words(lm, prompt)
     print_as_text(itertools.chain(prompt, words))
   elif args.command == "score":
-    what = "standard input" if args.file == "-" else args.file
-    text = read_text_argument(args.file)
     words_per_line = ([line.split() for line in text.splitlines()] if verbatim
                       else ptb_lines(text, lm.word_to_id))
-    perplexity, per_line = lm.score_lines(words_per_line, what)
+    perplexity, per_line = lm.score_lines(words_per_line,
+                                         name_of_text(args.file))
     note_unknown_words(lm, [word for words in words_per_line for word in words])
     if args.sentences:
       for number, (log_prob, count) in enumerate(per_line, 1):

@@ -236,14 +236,36 @@ def test_score_reads_standard_input(trained, tmp_path, capsys, monkeypatch):
       text.encode())))
   assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
   assert capsys.readouterr().out == from_file
-  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xff a")))
-  assert lm.main(["score", "-", checkpoint]) == 1
-  assert capsys.readouterr().err.startswith(
-      "error: standard input is not UTF-8 text")
-  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+      b"zebra yak\n")))
   assert lm.main(["score", "-", checkpoint]) == 1
   assert capsys.readouterr().err == (
       "error: standard input has no word of the model's vocabulary\n")
+
+
+EMPTY = "error: TEXT is empty: no words to score"
+NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
+            "0xff in position 0: invalid start byte")
+
+
+@pytest.mark.parametrize("source, text, message", [
+    ("file", None, "error: TEXT is missing"),
+    ("file", b"", EMPTY), ("-", b"", EMPTY),
+    ("file", b" \n\n\t\n", EMPTY), ("-", b" \n\n\t\n", EMPTY),
+    ("file", b"\xff\xfe a b\n", NOT_UTF8), ("-", b"\xff\xfe a b\n", NOT_UTF8),
+])
+def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
+    trained, tmp_path, capsys, monkeypatch, source, text, message):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  if source == "-":
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    name = "standard input"
+  else:
+    source = name = str(tmp_path / "text.txt")
+    if text is not None:
+      (tmp_path / "text.txt").write_bytes(text)
+  assert lm.main(["score", source, "--checkpoint=" + trained[0]]) == 1
+  assert capsys.readouterr().err == message.replace("TEXT", name) + "\n"
 
 
 def test_exported_model_runs_without_this_project(trained, tmp_path):
@@ -276,7 +298,6 @@ print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
     (["predict", "a b"], "checkpoint folder .*missing.* does not exist"),
     (["predict", "", "CHECKPOINT"], "the prompt is empty"),
     (["predict", "zebra yak", "CHECKPOINT"], "the prompt has no word"),
-    (["score", "NONUTF8", "CHECKPOINT"], "is not UTF-8 text"),
     (["score", "UNKNOWN", "CHECKPOINT"], "has no word of the model"),
     (["export", "EXISTING", "CHECKPOINT"], "already exists"),
     (["export", "INSIDE_A_FILE", "CHECKPOINT"],
@@ -290,7 +311,6 @@ def test_bad_input(trained, tmp_path, capsys, args, message):
   (tmp_path / "unknown.txt").write_text("zebra yak\nquux\n")
   (tmp_path / "existing").mkdir()
   replace = {"CHECKPOINT": "--checkpoint=" + trained[0],
-             "NONUTF8": str(tmp_path / "bad.txt"),
              "UNKNOWN": str(tmp_path / "unknown.txt"),
              "EXISTING": str(tmp_path / "existing"),
              "INSIDE_A_FILE": str(tmp_path / "bad.txt" / "model"),
