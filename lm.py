@@ -210,72 +210,87 @@ def print_as_text(words):
     sys.stdout.write("\n")
 
 
-def run(args):
-  # What can be said before TensorFlow loads is: in a second, not after eight.
-  checkpoint_metadata.load_for_use(args.checkpoint)
-  if args.command == "export":
-    folder_lock.check_export_folder(args.output)
-  if args.command == "score":
-    text = read_text_to_score(args.file)
-  import inference  # pylint: disable=g-import-not-at-top
-  lm = inference.LanguageModel.load(args.checkpoint)
+def read_input(args, word_to_id):
+  """What the command works on, read and checked before TensorFlow loads:
+  the words of a prompt or text, the lines of a text to score, the PTB test
+  file or the one word of neighbors (None for export, whose folder is only
+  checked)."""
   verbatim = getattr(args, "verbatim", False)
 
   def read(text):
-    return text.split() if verbatim else ptb_words(text, lm.word_to_id)
+    return text.split() if verbatim else ptb_words(text, word_to_id)
 
   if args.command == "predict":
     prompt = read(" ".join(args.prompt))
     if not prompt:
       raise InputError("the prompt is empty: give at least one word")
-    predictions = lm.next_words(prompt, args.top_k)
-    note_unknown_words(lm, prompt)
+    return prompt
+  if args.command == "generate":
+    return read(args.prompt)
+  if args.command == "score":
+    text = read_text_to_score(args.file)
+    return ([line.split() for line in text.splitlines()] if verbatim
+            else ptb_lines(text, word_to_id))
+  if args.command == "evaluate":
+    data_path = download.ensure_ptb_files(
+        args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
+    return os.path.join(data_path, reader.TEST_FILE)
+  if args.command == "export":
+    folder_lock.check_export_folder(args.output)
+    return None
+  if args.command == "gates":
+    words = read(" ".join(args.text))
+    if not words:
+      raise InputError("the text is empty: give at least one word")
+    return words
+  return one_word(args.word, read(args.word))  # neighbors
+
+
+def run(args):
+  # What can be said before TensorFlow loads is: in a second, not after eight.
+  _, word_to_id = checkpoint_metadata.load_for_use(args.checkpoint)
+  given = read_input(args, word_to_id)
+  import inference  # pylint: disable=g-import-not-at-top
+  lm = inference.LanguageModel.load(args.checkpoint)
+
+  if args.command == "predict":
+    predictions = lm.next_words(given, args.top_k)
+    note_unknown_words(lm, given)
     for word, probability in predictions:
       print("%-15s %.4f" % (word, probability))
   elif args.command == "generate":
-    prompt = read(args.prompt)
-    words = lm.sample_words(args.num_words, prompt, args.temperature,
+    words = lm.sample_words(args.num_words, given, args.temperature,
                             args.top_k, args.seed)
-    note_unknown_words(lm, prompt)
-    print_as_text(itertools.chain(prompt, words))
+    note_unknown_words(lm, given)
+    print_as_text(itertools.chain(given, words))
   elif args.command == "score":
-    words_per_line = ([line.split() for line in text.splitlines()] if verbatim
-                      else ptb_lines(text, lm.word_to_id))
-    perplexity, per_line = lm.score_lines(words_per_line,
-                                         name_of_text(args.file))
-    note_unknown_words(lm, [word for words in words_per_line for word in words])
+    perplexity, per_line = lm.score_lines(given, name_of_text(args.file))
+    note_unknown_words(lm, [word for words in given for word in words])
     if args.sentences:
       for number, (log_prob, count) in enumerate(per_line, 1):
         print("line %d: log-probability %.3f over %d words" % (
             number, log_prob, count))
     print("Perplexity: %.3f" % perplexity)
   elif args.command == "evaluate":
-    data_path = download.ensure_ptb_files(
-        args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
-    test_file = os.path.join(data_path, reader.TEST_FILE)
-    perplexity, _ = lm.score_file(test_file)
+    perplexity, _ = lm.score_file(given)
     # None on PTB with a model trained on it; many: another corpus's model.
-    note_unknown_words(lm, reader.read_words(test_file))
+    note_unknown_words(lm, reader.read_words(given))
     print("Test Perplexity: %.3f" % perplexity)
   elif args.command == "export":
     lm.export(args.output)
     print("SavedModel written to %s" % args.output)
   elif args.command == "gates":
-    words = read(" ".join(args.text))
-    if not words:
-      raise InputError("the text is empty: give at least one word")
-    layers = lm.inside(words)
-    note_unknown_words(lm, words)
-    shown = [lm.id_to_word[i] for i in lm.ids(words)]  # <unk> as the model
+    layers = lm.inside(given)
+    note_unknown_words(lm, given)
+    shown = [lm.id_to_word[i] for i in lm.ids(given)]  # <unk> as the model
     if args.plot:
       internals.plot(args.plot, shown, layers)
     if args.save:
       internals.save_npz(args.save, shown, layers)
     print("\n".join(internals.table(shown, layers)))
   elif args.command == "neighbors":
-    asked = one_word(args.word, read(args.word))
-    for space, nearest in lm.neighbors(asked, args.top).items():
-      print("nearest to %s in the %s:" % (asked, space))
+    for space, nearest in lm.neighbors(given, args.top).items():
+      print("nearest to %s in the %s:" % (given, space))
       for word, similarity in nearest:
         print("  %-15s %.4f" % (word, similarity))
   return 0

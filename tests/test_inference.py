@@ -268,6 +268,25 @@ def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
   assert capsys.readouterr().err == message.replace("TEXT", name) + "\n"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["predict", " . "], "error: the prompt is empty: give at least one word"),
+    (["gates", "."], "error: the text is empty: give at least one word"),
+    (["neighbors", "$c"], "error: '$c' reads as 2 words ($ c): give one word"),
+    (["evaluate", "--data_path=FILE"],
+     "error: data path FILE is not a folder: give the folder that holds (or "
+     "is to hold) ptb.train.txt, ptb.valid.txt, ptb.test.txt"),
+    (["export", "FILE"], "error: FILE already exists; export into a new folder"),
+])
+def test_input_errors_are_said_before_the_model_loads(
+    trained, tmp_path, capsys, monkeypatch, args, message):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  (tmp_path / "file").write_text("x")
+  args = [arg.replace("FILE", str(tmp_path / "file")) for arg in args]
+  assert lm.main(args + ["--checkpoint=" + trained[0]]) == 1
+  assert capsys.readouterr().err == message.replace(
+      "FILE", str(tmp_path / "file")) + "\n"
+
+
 def test_exported_model_runs_without_this_project(trained, tmp_path):
   model = inference.LanguageModel.load(trained[0])
   exported = str(tmp_path / "exported")
