@@ -15,7 +15,7 @@ import re
 from reader import EOS
 
 NUMBER = "N"
-# Longest first, so that "n't" is taken before "'" could be.
+# The Treebank's clitics, split off a word's end ("can't" is "ca n't").
 CLITICS = ("n't", "'s", "'re", "'ve", "'m", "'ll", "'d", "'")
 # Dropped from either end of a word that is not in the vocabulary.
 DROPPED_PUNCTUATION = ".,;:!?\"()[]{}`-"
@@ -58,7 +58,7 @@ def _spell(token, vocabulary):
   while word and word not in vocabulary:
     lower = word.lower()
     clitic = next((c for c in CLITICS if c in vocabulary
-                   and len(lower) > len(c) and lower.endswith(c)), None)
+                   and lower.endswith(c)), None)
     if lower in vocabulary:
       word = lower
     elif word[-1] in DROPPED_PUNCTUATION:

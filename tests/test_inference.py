@@ -275,7 +275,8 @@ def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
     (["evaluate", "--data_path=FILE"],
      "error: data path FILE is not a folder: give the folder that holds (or "
      "is to hold) ptb.train.txt, ptb.valid.txt, ptb.test.txt"),
-    (["export", "FILE"], "error: FILE already exists; export into a new folder"),
+    (["export", "FILE"],
+     "error: FILE already exists; export into a new folder"),
 ])
 def test_input_errors_are_said_before_the_model_loads(
     trained, tmp_path, capsys, monkeypatch, args, message):

@@ -33,7 +33,10 @@ VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
     ("1980s 30-year '80s #3 AT&T &", "1980s 30-year '80s # N AT&T &"),
     ("Zebras ate", "Zebras ate"),
     ("zebra's", "zebra 's"),
+    ("Antidisestablishmentarianism's.",
+     "Antidisestablishmentarianism 's <eos>"),
     ("the <unk> <eos>", "the <unk> <eos>"),
+    ("It fell <eos>.", "it fell <eos>"),  # a sentence ends once
 ])
 def test_free_text_reads_as_ptb_writes_it(text, words):
   assert ptb_words(text, VOCABULARY) == words.split()
@@ -62,6 +65,9 @@ def test_a_huge_token_is_one_unknown_word():
   huge = "-" * 100000
   assert ptb_words(huge + " The $$5", VOCABULARY) == [huge, "the", "$", "$",
                                                        "N"]
+  # Up to 100 characters a token is read as any other; beyond, as it is.
+  assert ptb_words("x" * 99 + ".", VOCABULARY) == ["x" * 99, "<eos>"]
+  assert ptb_words("x" * 100 + ".", VOCABULARY) == ["x" * 100 + "."]
 
 
 def test_ptb_text_reads_unchanged(ptb_path):

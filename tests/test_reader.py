@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import write_corpus
+import configs
 import reader
 
 EXAMPLE = [4, 3, 2, 1, 0, 5, 6, 1, 1, 1, 1, 0, 3, 4, 1]
@@ -24,14 +25,16 @@ def test_too_short_data_names_the_shape():
 
 
 def test_vocabulary_order_and_ids(tmp_path):
-  folder = write_corpus(str(tmp_path), ["b a c", "c b", "z"], ["a q b"],
+  # First seen in the order c z a <eos> b: ties are broken by the word, not
+  # by where it first appears.
+  folder = write_corpus(str(tmp_path), ["c z a", "b c", "b"], ["a q b"],
                         ["c"])
   train, valid, test, vocab_size = reader.ptb_raw_data(folder)
   word_to_id = reader.load_ptb(folder).word_to_id
   # <eos> x3; b, c x2 (tie: b < c); a, z x1 (tie: a < z).
   assert word_to_id == {"<eos>": 0, "b": 1, "c": 2, "a": 3, "z": 4}
   assert vocab_size == 5
-  assert train == [1, 3, 2, 0, 2, 1, 0, 4, 0]
+  assert train == [2, 4, 3, 0, 1, 2, 0, 1, 0]
   assert valid == [3, 1, 0]  # "q" is outside the vocabulary: dropped.
   assert test == [2, 0]
 
@@ -44,6 +47,36 @@ def test_continuous_batches_predict_what_word_by_word_does():
   joined_y = np.concatenate([y for _, y in windows], axis=1)
   assert joined_x.tolist() == [[x[0, 0] for x, _ in word_by_word]]
   assert joined_y.tolist() == [[y[0, 0] for _, y in word_by_word]]
+
+
+def test_a_test_set_of_one_word_has_nothing_to_predict():
+  with pytest.raises(ValueError, match="^1 ids are too few to predict any$"):
+    reader.ContinuousBatches([5], window=4)
+  (x, y), = reader.ContinuousBatches([5, 6], window=4)
+  assert (x.tolist(), y.tolist()) == ([[5]], [[6]])
+
+
+def test_line_ends_are_words_of_their_own(tmp_path):
+  # Lines without the PTB files' trailing space: the words stay apart.
+  (tmp_path / "text.txt").write_text("a b\nc\n\nd")
+  assert reader.read_words(str(tmp_path / "text.txt")) == [
+      "a", "b", "<eos>", "c", "<eos>", "<eos>", "d"]
+
+
+@pytest.mark.parametrize("vocab_size, fits", [(5, True), (6, True),
+                                              (4, False)])
+def test_the_vocabulary_must_fit_the_model(tmp_path, vocab_size, fits):
+  data = reader.load_ptb(write_corpus(str(tmp_path), ["c z a", "b c", "b"],
+                                      ["a b"], ["c b"]))
+  config = configs.get_config("test").override(vocab_size=vocab_size,
+                                               batch_size=1, num_steps=2)
+  if fits:
+    train, _, test = reader.run_batches(data, config)
+    assert (len(train), len(test)) == (4, 1)
+  else:
+    with pytest.raises(ValueError, match="^the data has 5 words but "
+                       "vocab_size is 4; pass --vocab_size=5$"):
+      reader.run_batches(data, config)
 
 
 def test_non_utf8_file_is_a_clear_error(tmp_path):
