@@ -96,11 +96,6 @@ class Config:
       converted[name] = value
     return dataclasses.replace(self, **converted)
 
-  def for_evaluation(self, batch_size, num_steps):
-    """The evaluation shape: the same model, other batch_size and num_steps."""
-    return dataclasses.replace(self, batch_size=batch_size, num_steps=num_steps,
-                               keep_prob=1.0)
-
   def to_dict(self):
     return dataclasses.asdict(self)
 

@@ -42,6 +42,8 @@ def test_override_changes_only_the_named_fields():
     ({"keep_prob": 0.0}, r"keep_prob must be in \(0, 1\]"),
     ({"num_steps": 0}, "num_steps must be positive"),
     ({"lr_decay": 1.5}, r"lr_decay must be in \(0, 1\]"),
+    ({"lr_decay": 0.0}, r"lr_decay must be in \(0, 1\], got 0.0"),
+    ({"hidden_size": True}, "hidden_size must be a number, got True"),
     ({"vocab_size": 2**31}, "vocab_size must be at most 2147483647, got "
                             "2147483648"),
 ])
