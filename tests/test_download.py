@@ -203,6 +203,30 @@ def test_archive_without_the_files_is_reported(server, fake_checksums,
     download.ensure_ptb_files(str(tmp_path / "data"), base + name)
 
 
+def test_members_that_are_not_files_are_not_the_files(server, fake_checksums,
+                                                      tmp_path):
+  # A folder and a link by the names of two of the files: neither is read.
+  buffer = io.BytesIO()
+  with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    train = tarfile.TarInfo("simple-examples/data/ptb.train.txt")
+    train.size = len(CONTENTS["ptb.train.txt"])
+    tar.addfile(train, io.BytesIO(CONTENTS["ptb.train.txt"]))
+    link = tarfile.TarInfo("simple-examples/data/ptb.valid.txt")
+    link.type, link.linkname = tarfile.SYMTYPE, "ptb.train.txt"
+    tar.addfile(link)
+    folder = tarfile.TarInfo("simple-examples/data/ptb.test.txt")
+    folder.type = tarfile.DIRTYPE
+    tar.addfile(folder)
+  base, root, _ = server
+  name = serve(root, buffer.getvalue())
+  with pytest.raises(ValueError) as raised:
+    download.ensure_ptb_files(str(tmp_path / "data"), base + name)
+  assert str(raised.value) == (
+      "the downloaded archive lacks simple-examples/data/ptb.test.txt, "
+      "simple-examples/data/ptb.valid.txt")
+  assert not (tmp_path / "data").exists()
+
+
 def test_archive_md5_is_checked_at_the_default_url(server, fake_checksums,
                                                    tmp_path, monkeypatch):
   base, root, _ = server
