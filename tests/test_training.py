@@ -158,6 +158,31 @@ def test_only_a_folder_with_a_checkpoint_is_checked_before_training(
     checkpoint_metadata.check_resumable(str(tmp_path), TOY, {"a": 0})
 
 
+@pytest.mark.parametrize("changes, refused", [
+    ({"cell": "gru"}, "cell=lstm but this model has cell=gru"),
+    ({"tie_embeddings": True}, "tie_embeddings=False but this model has "
+                               "tie_embeddings=True"),
+    ({"num_layers": 2}, "num_layers=1 but this model has num_layers=2"),
+    ({"vocab_size": 10}, "vocab_size=9 but this model has vocab_size=10"),
+    ({"max_max_epoch": 7, "learning_rate": 0.5, "keep_prob": 0.5,
+      "batch_size": 3, "num_steps": 4, "lr_decay": 0.9}, None),
+])
+def test_a_checkpoint_resumes_only_with_its_weight_shapes(tmp_path, changes,
+                                                          refused):
+  checkpoint_metadata.save_metadata(str(tmp_path), TOY, {"a": 0, "b": 1})
+  (tmp_path / checkpoint_metadata.INDEX_FILE).write_text("")
+  resumed = TOY.override(**changes)
+  if refused:
+    with pytest.raises(ValueError, match="^the checkpoint in %s has %s; use "
+                       "another --save_path or the checkpoint's settings$"
+                       % (tmp_path, refused)):
+      checkpoint_metadata.check_resumable(str(tmp_path), resumed,
+                                          {"a": 0, "b": 1})
+  else:
+    checkpoint_metadata.check_resumable(str(tmp_path), resumed,
+                                        {"a": 0, "b": 1})
+
+
 def folder_contents(folder):
   return {name: open(os.path.join(folder, name), encoding="utf-8").read()
           for name in os.listdir(folder)}
