@@ -1,5 +1,6 @@
 """One run per save folder: the lock, who holds it, and a dead run's file."""
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -44,13 +45,29 @@ def test_a_held_folder_names_its_holder(tmp_path):
 
 
 def test_the_file_of_a_dead_run_blocks_nothing(tmp_path):
+  # Longer than the line that replaces it: none of it may be left.
   (tmp_path / folder_lock.FILE).write_text(
-      "process 999999 on elsewhere since 2026-01-01 00:00:00 UTC: x\n")
+      "process 999999 on elsewhere since 2026-01-01 00:00:00 UTC: %s\n"
+      % ("x" * 1000))
   assert folder_lock.holder(str(tmp_path)) is None
   with folder_lock.held(str(tmp_path)):
     text = (tmp_path / folder_lock.FILE).read_text()
     assert text.startswith("process %d on " % os.getpid())
+    assert text.count("\n") == 1 and "x" * 1000 not in text
   assert not (tmp_path / folder_lock.FILE).exists()
+
+
+def test_a_holder_that_has_not_yet_written_its_line(tmp_path):
+  fd = os.open(tmp_path / folder_lock.FILE, os.O_RDWR | os.O_CREAT)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)  # locked, and the file still empty
+    assert folder_lock.holder(str(tmp_path)) == "a process that is starting"
+    with pytest.raises(ValueError, match=r"in use by another run \(a process "
+                       r"that is starting\)"):
+      with folder_lock.held(str(tmp_path)):
+        pass
+  finally:
+    os.close(fd)
 
 
 def test_a_folder_made_for_a_run_that_wrote_nothing_is_removed(tmp_path):
