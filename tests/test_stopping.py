@@ -42,6 +42,13 @@ def test_ctrl_c_after_a_sigterm_quits_at_once():
     assert stop_requested.signal_name == "SIGTERM"
 
 
+def test_the_first_signal_is_the_one_said():
+  with stopping.StopOnSignal() as stop_requested:
+    send(signal.SIGINT)
+    send(signal.SIGTERM)  # while the Ctrl-C's stop saves: not a second Ctrl-C
+    assert stop_requested.signal_name == "SIGINT"
+
+
 def test_the_previous_handlers_come_back():
   before = signal.getsignal(signal.SIGTERM)
   with stopping.StopOnSignal():

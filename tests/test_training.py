@@ -123,6 +123,11 @@ def test_training_loss_and_learning_rate_every_200_steps(toy_corpus,
   # The batch cost (5 steps summed) fell from ~5 log(9) towards the pattern's.
   assert loss[400] < loss[200] < 5 * math.log(9)
   assert scalars["valid_perplexity"].keys() == {1, 2, 3, 4}
+  for name in ("train", "valid"):  # each perplexity also as its loss
+    perplexity = scalars[name + "_perplexity"]
+    assert scalars[name + "_loss"] == pytest.approx(
+        {epoch: math.log(value) for epoch, value in perplexity.items()},
+        abs=1e-6)  # both stored as float32
 
 
 def test_checkpoint_of_another_shape_is_a_clear_error(toy_corpus, tmp_path):
