@@ -73,7 +73,9 @@ def parse_args(argv):
 
   def command(name, help_text):
     sub = commands.add_parser(name, help=help_text, description=help_text)
-    sub.add_argument("--checkpoint", required=True, type=os.path.expanduser,
+    # --save_path too: the name the folder had when it was trained.
+    sub.add_argument("--checkpoint", "--save_path", dest="checkpoint",
+                     required=True, type=os.path.expanduser,
                      help="folder written by ptb_word_lm.py --save_path")
     return sub
 

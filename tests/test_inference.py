@@ -202,6 +202,9 @@ def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
   ptb = run("predict", "a b c")
   assert ptb.err == ""
   assert run("predict", "a", "b", "c") == ptb  # the prompt left unquoted
+  # The folder by the name it was trained with.
+  assert lm.main(["predict", "a b c", "--save_path", trained[0]]) == 0
+  assert capsys.readouterr() == ptb
   assert run("predict", "A, B C") == ptb
   # A full stop ends the sentence, as <eos> does.
   assert run("predict", "D E. \u201cA, B C") == run("predict", "d e <eos> a b c")
