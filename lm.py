@@ -157,7 +157,7 @@ def name_of_text(path):
 
 def read_text_to_score(path):
   """The text of a file, or of standard input for "-"; an InputError when
-  it cannot be read or holds no word."""
+  it cannot be read."""
   if path != "-":
     text = reader.read_text(path)
   else:
@@ -165,8 +165,6 @@ def read_text_to_score(path):
       text = sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as e:
       raise InputError("standard input is not UTF-8 text: %s" % e) from None
-  if not text.split():
-    raise InputError("%s is empty: no words to score" % name_of_text(path))
   return text
 
 
@@ -214,9 +212,9 @@ def print_as_text(words):
 
 def read_input(args, word_to_id):
   """What the command works on, read and checked before TensorFlow loads:
-  the words of a prompt or text, the lines of a text to score, the PTB test
-  file or the one word of neighbors (None for export, whose folder is only
-  checked)."""
+  the words of a prompt or text, the (line number, words) of each line with
+  words of a text to score, the PTB test file or the one word of neighbors
+  (None for export, whose folder is only checked)."""
   verbatim = getattr(args, "verbatim", False)
 
   def read(text):
@@ -231,8 +229,16 @@ def read_input(args, word_to_id):
     return read(args.prompt)
   if args.command == "score":
     text = read_text_to_score(args.file)
-    return ([line.split() for line in text.splitlines()] if verbatim
-            else ptb_lines(text, word_to_id))
+    lines = ([line.split() for line in text.splitlines()] if verbatim
+             else ptb_lines(text, word_to_id))
+    # A line without words (one between paragraphs) is no sentence: its
+    # <eos> would charge the model for two in a row, which PTB never has.
+    numbered = [(number, words) for number, words in enumerate(lines, 1)
+                if words]
+    if not numbered:
+      raise InputError("%s is empty: no words to score" %
+                       name_of_text(args.file))
+    return numbered
   if args.command == "evaluate":
     data_path = download.ensure_ptb_files(
         args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
@@ -266,10 +272,11 @@ def run(args):
     note_unknown_words(lm, given)
     print_as_text(itertools.chain(given, words))
   elif args.command == "score":
-    perplexity, per_line = lm.score_lines(given, name_of_text(args.file))
-    note_unknown_words(lm, [word for words in given for word in words])
-    if args.sentences:
-      for number, (log_prob, count) in enumerate(per_line, 1):
+    numbers, lines = zip(*given)
+    perplexity, per_line = lm.score_lines(lines, name_of_text(args.file))
+    note_unknown_words(lm, [word for words in lines for word in words])
+    if args.sentences:  # numbered as in the file, blank lines left out
+      for number, (log_prob, count) in zip(numbers, per_line):
         print("line %d: log-probability %.3f over %d words" % (
             number, log_prob, count))
     print("Perplexity: %.3f" % perplexity)

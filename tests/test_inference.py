@@ -246,6 +246,26 @@ def test_score_reads_standard_input(trained, tmp_path, capsys, monkeypatch):
       "error: standard input has no word of the model's vocabulary\n")
 
 
+def test_lines_without_words_are_not_scored(trained, tmp_path, capsys):
+  checkpoint = "--checkpoint=" + trained[0]
+
+  def score(text, *flags):
+    (tmp_path / "text.txt").write_text(text)
+    assert lm.main(["score", "--sentences", str(tmp_path / "text.txt"),
+                    checkpoint] + list(flags)) == 0
+    return capsys.readouterr().out
+
+  two = score("a b c d e\nb c d e f\n").splitlines()
+  # Paragraphs: a blank line, one of spaces, one of punctuation only.
+  spaced = score("\na b c d e\n \n\n... --\nb c d e f\n\n")
+  assert spaced.splitlines() == [two[0].replace("line 1", "line 2"),
+                                 two[1].replace("line 2", "line 6"), two[2]]
+  # --verbatim splits at spaces only: a line of a tab is no sentence either.
+  verbatim = score("a b c d e\n\t\nb c d e f\n", "--verbatim")
+  assert verbatim.splitlines() == [two[0], two[1].replace("line 2", "line 3"),
+                                   two[2]]
+
+
 EMPTY = "error: TEXT is empty: no words to score"
 NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
             "0xff in position 0: invalid start byte")
@@ -255,6 +275,7 @@ NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
     ("file", None, "error: TEXT is missing"),
     ("file", b"", EMPTY), ("-", b"", EMPTY),
     ("file", b" \n\n\t\n", EMPTY), ("-", b" \n\n\t\n", EMPTY),
+    ("file", b"...\n -- !\n", EMPTY),
     ("file", b"\xff\xfe a b\n", NOT_UTF8), ("-", b"\xff\xfe a b\n", NOT_UTF8),
 ])
 def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
