@@ -162,7 +162,7 @@ def read_text_to_score(path):
     text = reader.read_text(path)
   else:
     try:
-      text = sys.stdin.buffer.read().decode("utf-8")
+      text = sys.stdin.buffer.read().decode("utf-8-sig")  # as read_text
     except UnicodeDecodeError as e:
       raise InputError("standard input is not UTF-8 text: %s" % e) from None
   return text

@@ -28,7 +28,9 @@ PTBData = collections.namedtuple(
 def read_text(filename):
   """The text of a UTF-8 file; a missing or undecodable file is an InputError."""
   try:
-    with open(filename, encoding="utf-8") as f:
+    # utf-8-sig: a byte-order mark, as Windows editors write, is not a
+    # character of the first word.
+    with open(filename, encoding="utf-8-sig") as f:
       return f.read()
   except FileNotFoundError:
     raise InputError("%s is missing" % filename) from None

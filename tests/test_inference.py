@@ -239,6 +239,11 @@ def test_score_reads_standard_input(trained, tmp_path, capsys, monkeypatch):
       text.encode())))
   assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
   assert capsys.readouterr().out == from_file
+  # As Windows writes it: a byte-order mark, CR LF line ends.
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+      b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())))
+  assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
+  assert capsys.readouterr() == (from_file, "")
   monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
       b"zebra yak\n")))
   assert lm.main(["score", "-", checkpoint]) == 1

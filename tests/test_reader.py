@@ -63,6 +63,12 @@ def test_line_ends_are_words_of_their_own(tmp_path):
       "a", "b", "<eos>", "c", "<eos>", "<eos>", "d"]
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+  (tmp_path / "text.txt").write_bytes(b"\xef\xbb\xbfa b\r\nc\r\n")
+  assert reader.read_words(str(tmp_path / "text.txt")) == [
+      "a", "b", "<eos>", "c", "<eos>"]
+
+
 @pytest.mark.parametrize("vocab_size, fits", [(5, True), (6, True),
                                               (4, False)])
 def test_the_vocabulary_must_fit_the_model(tmp_path, vocab_size, fits):
