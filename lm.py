@@ -158,14 +158,9 @@ def name_of_text(path):
 def read_text_to_score(path):
   """The text of a file, or of standard input for "-"; an InputError when
   it cannot be read."""
-  if path != "-":
-    text = reader.read_text(path)
-  else:
-    try:
-      text = sys.stdin.buffer.read().decode("utf-8-sig")  # as read_text
-    except UnicodeDecodeError as e:
-      raise InputError("standard input is not UTF-8 text: %s" % e) from None
-  return text
+  if path == "-":
+    return reader.decode_text(sys.stdin.buffer.read(), name_of_text(path))
+  return reader.read_text(path)
 
 
 def note_unknown_words(lm, words):

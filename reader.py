@@ -5,6 +5,7 @@ Semantics follow the reference tutorial's reader.py exactly: newlines become
 first, ties broken alphabetically), and batches are cut in order, unshuffled.
 """
 
+import codecs
 import collections
 import os
 
@@ -25,19 +26,34 @@ PTBData = collections.namedtuple(
     "PTBData", ["train", "valid", "test", "word_to_id"])
 
 
-def read_text(filename):
-  """The text of a UTF-8 file; a missing or undecodable file is an InputError."""
+def decode_text(data, name):
+  """The text of the bytes `data` read from `name` (a file, standard
+  input): UTF-8, or UTF-16 where a byte-order mark says so, with line ends
+  read as open() reads them; bytes of neither are an InputError."""
+  # UTF-16 with a byte-order mark is what Windows PowerShell 5 writes with
+  # `>` and Out-File; a UTF-8 byte-order mark (Windows editors) is not a
+  # character of the first word either.
+  utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+  encoding = "utf-16" if utf16 else "utf-8-sig"
   try:
-    # utf-8-sig: a byte-order mark, as Windows editors write, is not a
-    # character of the first word.
-    with open(filename, encoding="utf-8-sig") as f:
-      return f.read()
+    text = data.decode(encoding)
+  except UnicodeDecodeError as e:
+    raise InputError("%s is not %s text: %s" % (
+        name, "UTF-16" if utf16 else "UTF-8", e)) from None
+  return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text(filename):
+  """The text of a file, as decode_text reads it; a missing or undecodable
+  file is an InputError."""
+  try:
+    with open(filename, "rb") as f:
+      data = f.read()
   except FileNotFoundError:
     raise InputError("%s is missing" % filename) from None
-  except UnicodeDecodeError as e:
-    raise InputError("%s is not UTF-8 text: %s" % (filename, e)) from None
   except OSError as e:
     raise InputError("cannot read %s: %s" % (filename, reason(e))) from None
+  return decode_text(data, filename)
 
 
 def read_words(filename):

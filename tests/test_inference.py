@@ -244,6 +244,11 @@ def test_score_reads_standard_input(trained, tmp_path, capsys, monkeypatch):
       b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())))
   assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
   assert capsys.readouterr() == (from_file, "")
+  # As Windows PowerShell 5 writes it: UTF-16 with a byte-order mark.
+  monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+      text.replace("\n", "\r\n").encode("utf-16"))))
+  assert lm.main(["score", "--sentences", "-", checkpoint]) == 0
+  assert capsys.readouterr() == (from_file, "")
   monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
       b"zebra yak\n")))
   assert lm.main(["score", "-", checkpoint]) == 1
@@ -281,7 +286,7 @@ NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
     ("file", b"", EMPTY), ("-", b"", EMPTY),
     ("file", b" \n\n\t\n", EMPTY), ("-", b" \n\n\t\n", EMPTY),
     ("file", b"...\n -- !\n", EMPTY),
-    ("file", b"\xff\xfe a b\n", NOT_UTF8), ("-", b"\xff\xfe a b\n", NOT_UTF8),
+    ("file", b"\xff a b\n", NOT_UTF8), ("-", b"\xff a b\n", NOT_UTF8),
 ])
 def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
     trained, tmp_path, capsys, monkeypatch, source, text, message):

@@ -63,10 +63,16 @@ def test_line_ends_are_words_of_their_own(tmp_path):
       "a", "b", "<eos>", "c", "<eos>", "<eos>", "d"]
 
 
-def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
-  (tmp_path / "text.txt").write_bytes(b"\xef\xbb\xbfa b\r\nc\r\n")
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16-le", "utf-16-be"])
+def test_a_byte_order_mark_says_the_encoding_and_is_no_word(tmp_path,
+                                                              encoding):
+  # As Windows writes text: UTF-8 with a byte-order mark (editors), UTF-16
+  # with one (PowerShell 5's `>`), CR LF line ends; and a lone CR ends a line.
+  bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+  (tmp_path / "text.txt").write_bytes(
+      (bom + "a b\r\nc\u00e9\r\nd\re\r\n").encode(encoding))
   assert reader.read_words(str(tmp_path / "text.txt")) == [
-      "a", "b", "<eos>", "c", "<eos>"]
+      "a", "b", "<eos>", "c\u00e9", "<eos>", "d", "<eos>", "e", "<eos>"]
 
 
 @pytest.mark.parametrize("vocab_size, fits", [(5, True), (6, True),
@@ -88,8 +94,16 @@ def test_the_vocabulary_must_fit_the_model(tmp_path, vocab_size, fits):
 def test_non_utf8_file_is_a_clear_error(tmp_path):
   folder = write_corpus(str(tmp_path), ["a b"], ["a"], ["b"])
   with open(tmp_path / "ptb.valid.txt", "wb") as f:
-    f.write(b"\xff\xfe bad \n")
-  with pytest.raises(ValueError, match="ptb.valid.txt is not UTF-8"):
+    f.write(b"\xff bad \n")
+  with pytest.raises(ValueError, match="ptb.valid.txt is not UTF-8 text: "
+                     "'utf-8' codec can't decode byte 0xff in position 0"):
+    reader.load_ptb(folder)
+  # A UTF-16 byte-order mark before an odd number of bytes.
+  with open(tmp_path / "ptb.valid.txt", "wb") as f:
+    f.write(b"\xff\xfea\x00b")
+  with pytest.raises(ValueError, match="ptb.valid.txt is not UTF-16 text: "
+                     "'utf-16-le' codec can't decode byte 0x62 in position 4: "
+                     "truncated data"):
     reader.load_ptb(folder)
 
 
