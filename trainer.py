@@ -254,6 +254,18 @@ def where_it_resumes(save_path, epochs_done, resume, epoch_size, epochs):
   return "resuming %s after epoch %d of %d" % (save_path, epochs_done, epochs)
 
 
+def not_learning_note(valid_perplexity, counting_perplexity):
+  """What a user should know of a run whose model has learned nothing."""
+  # The large preset, at learning rate 1, can sit on this plateau for many
+  # epochs: here with --seed 0 on an AVX-512 processor (the same seed
+  # learned on an AVX2 one), and in tensorflow/models#5666 (test above 500).
+  return ("note: valid perplexity %.3f is no better than counting how often "
+          "each word comes in the training text (%.3f): the model has not "
+          "started to learn. If an epoch more does not change that, start "
+          "again with another --seed and a new --save_path"
+          % (valid_perplexity, counting_perplexity))
+
+
 def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
                        use_fp16=False, log=print, stop_requested=None,
                        save_every_secs=supervisor.DEFAULT_SAVE_EVERY_SECS,
@@ -266,8 +278,8 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   summaries. When `stop_requested()` turns true the run saves and raises
   stopping.Interrupted. With a tf.distribute `strategy` the training
   steps are replicated (see Trainer). `log` gets the reference's lines,
-  `note` (if given) where a resumed run goes on. Returns the final (train,
-  valid, test) perplexities.
+  `note` (if given) where a resumed run goes on, and a model that has not
+  started to learn. Returns the final (train, valid, test) perplexities.
   """
   train_batches, valid_batches, test_batches = reader.run_batches(data,
                                                                   config)
@@ -291,6 +303,7 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
   watch.describe_environment(epochs_done * len(train_batches)
                              + (resume.step if resume else 0))
 
+  counting_perplexity = reader.unigram_perplexity(data.train, data.valid)
   train_perplexity = valid_perplexity = None
   for epoch in range(epochs_done + 1, config.max_max_epoch + 1):
     learning_rate = config.learning_rate_at(epoch)
@@ -307,6 +320,8 @@ def train_and_evaluate(config, data, save_path=None, seed=0, rnn_mode=None,
         valid_batches,
         after_step=watch.validation_hook(epoch, trained)).perplexity()
     log("Epoch: %d Valid Perplexity: %.3f" % (epoch, valid_perplexity))
+    if note and valid_perplexity >= counting_perplexity:
+      note(not_learning_note(valid_perplexity, counting_perplexity))
     watch.end_of_epoch(epoch, learning_rate=learning_rate,
                        train_perplexity=train_perplexity,
                        valid_perplexity=valid_perplexity)

@@ -35,6 +35,34 @@ def test_perplexity_falls_on_a_learnable_toy_language(toy_corpus):
   assert lines[-1] == "Test Perplexity: %.3f" % test
 
 
+@pytest.mark.parametrize("learning_rate", [1.0, 1e-6])
+def test_a_model_that_has_not_started_to_learn_is_said(toy_corpus,
+                                                       learning_rate):
+  data = reader.load_ptb(toy_corpus)
+  counting = reader.unigram_perplexity(data.train, data.valid)
+  lines, notes = [], []
+  trainer.train_and_evaluate(TOY.override(learning_rate=learning_rate,
+                                          max_max_epoch=2), data,
+                             log=lines.append, note=notes.append)
+  valid = [float(line.split()[-1]) for line in lines if "Valid" in line]
+  if learning_rate == 1.0:  # learns: below counting after the first epoch
+    assert valid[0] < counting and notes == []
+  else:  # barely moves from the initial weights: about uniform, each epoch
+    assert min(valid) > counting
+    assert notes == [
+        "note: valid perplexity %.3f is no better than counting how often "
+        "each word comes in the training text (%.3f): the model has not "
+        "started to learn. If an epoch more does not change that, start "
+        "again with another --seed and a new --save_path" % (v, counting)
+        for v in valid]
+
+
+def test_unigram_perplexity_counts_the_training_words():
+  # Training: a a a b, so a has probability 3/4 and b 1/4.
+  assert reader.unigram_perplexity([0, 0, 0, 1], [0, 1]) == pytest.approx(
+      math.exp(-(math.log(0.75) + math.log(0.25)) / 2))
+
+
 def test_short_real_training_learns(ptb_path):
   data = reader.load_ptb(ptb_path)
   config = configs.SMALL.override(hidden_size=50)
