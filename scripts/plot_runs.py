@@ -77,6 +77,9 @@ def main(argv=None):
                       color == "tab:blue" else None)
     title = name + (" (test %.3f)" % test if test else " (in progress)")
     axis.set(title=title, xlabel="epoch", ylabel="perplexity", yscale="log")
+    # Whole epochs, from 0 on, also for a run that has finished one.
+    axis.set_xlim(0, max(curves["Train"]) + 1)
+    axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
     axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
     axis.yaxis.set_minor_formatter(ticker.NullFormatter())
