@@ -77,3 +77,27 @@ def test_a_folder_made_for_a_run_that_wrote_nothing_is_removed(tmp_path):
   with folder_lock.held(str(tmp_path / "kept")):
     (tmp_path / "kept" / "config.json").write_text("{}")
   assert os.listdir(tmp_path / "kept") == ["config.json"]
+
+
+def test_a_run_that_ends_between_our_open_and_our_lock(tmp_path, monkeypatch):
+  # The ending run removes its file while it still holds the lock; our open
+  # may come just before that removal and our lock just after its release.
+  # Locking that removed file would let a third run take the folder too.
+  (tmp_path / folder_lock.FILE).write_text("process 1 on elsewhere\n")
+  real_flock, opened_inodes = fcntl.flock, []
+
+  def ending_run_removes_its_file_first(fd, operation):
+    opened_inodes.append(os.fstat(fd).st_ino)
+    if len(opened_inodes) == 1:
+      os.unlink(tmp_path / folder_lock.FILE)
+    real_flock(fd, operation)
+
+  monkeypatch.setattr(folder_lock.fcntl, "flock",
+                      ending_run_removes_its_file_first)
+  with folder_lock.held(str(tmp_path)):
+    monkeypatch.setattr(folder_lock.fcntl, "flock", real_flock)
+    assert len(opened_inodes) == 2  # tried again, on a file made anew
+    lock_file = tmp_path / folder_lock.FILE
+    assert os.stat(lock_file).st_ino == opened_inodes[1]
+    assert folder_lock.holder(str(tmp_path)).startswith(
+        "process %d on " % os.getpid())
