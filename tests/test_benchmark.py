@@ -79,3 +79,48 @@ def test_two_workers_are_timed_against_one_process_on_one_core():
   assert row, lines[3]
   alone, together, speed_up = map(float, row.groups())
   assert speed_up == pytest.approx(together / alone, abs=0.01)
+
+
+KERNELS_SCRIPT = os.path.join(ROOT, "benchmarks", "matmul_kernels.py")
+
+
+def test_the_products_timed_are_the_steps_own():
+  import configs  # pylint: disable=g-import-not-at-top
+  import matmul_kernels  # pylint: disable=g-import-not-at-top
+  assert matmul_kernels.product_shapes(configs.get_config("medium")) == [
+      ("recurrent step", 20, 650, 2600, 35),
+      ("input projection", 700, 650, 2600, 1),
+      ("softmax", 700, 650, 10000, 1)]
+
+
+def test_a_chain_feeds_each_product_the_last_ones_first_columns():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import matmul_kernels  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal([2, 3]).astype(np.float32)
+  w = rng.standard_normal([3, 12]).astype(np.float32)
+  expected = x
+  for _ in range(4):
+    expected = (expected @ w)[:, :3]
+  products = matmul_kernels.chained_tf_products(4, 3)
+  np.testing.assert_allclose(products(x, w).numpy(), expected, rtol=1e-5)
+
+
+def test_the_kernel_table_has_a_row_per_product_and_refuses_unknown_shapes():
+  result = subprocess.run([sys.executable, KERNELS_SCRIPT, "--shapes=test"],
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  rows = [line for line in result.stdout.splitlines()
+          if line.startswith("| test |")]
+  assert [row.split(" | ")[1:3] for row in rows] == [
+      ["recurrent step", "20 x 2 x 8 (2 in a row)"],
+      ["input projection", "40 x 2 x 8"], ["softmax", "40 x 2 x 10000"]]
+  columns = 2 + benchmark.torch_available()
+  assert all(re.fullmatch(r"\| test \| .* \|( \d+ \|){%d}" % columns, row)
+             for row in rows), rows
+  refused = subprocess.run([sys.executable, KERNELS_SCRIPT, "--shapes=nope"],
+                           capture_output=True, text=True, timeout=60)
+  assert refused.returncode == 2 and refused.stdout == ""
+  assert refused.stderr.splitlines()[-1] == (
+      "matmul_kernels.py: error: --shapes: unknown nope; choose from "
+      "small,medium,large,test")
