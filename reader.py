@@ -119,7 +119,8 @@ class EpochBatches:
   LSTM state is carried from one batch to the next.
   """
 
-  def __init__(self, raw_data, batch_size, num_steps):
+  def __init__(self, raw_data, batch_size, num_steps, source=None):
+    """`source` names the ids' file in the error for too few of them."""
     if batch_size < 1 or num_steps < 1:
       raise InputError(
           "batch_size and num_steps must be positive, got batch_size=%d, "
@@ -131,9 +132,10 @@ class EpochBatches:
     self.epoch_size = (batch_len - 1) // num_steps
     if self.epoch_size <= 0:
       raise InputError(
-          "epoch_size == 0: %d ids are too few for one batch of batch_size=%d "
-          "and num_steps=%d; decrease batch_size or num_steps"
-          % (len(ids), batch_size, num_steps))
+          "epoch_size == 0: %s%d ids are too few for one batch of "
+          "batch_size=%d and num_steps=%d; decrease batch_size or num_steps"
+          % (source + "'s " if source else "", len(ids), batch_size,
+             num_steps))
     self.rows = ids[:batch_size * batch_len].reshape(batch_size, batch_len)
 
   def __len__(self):
@@ -160,10 +162,12 @@ class ContinuousBatches:
 
   batch_size = 1
 
-  def __init__(self, raw_data, window):
+  def __init__(self, raw_data, window, source=None):
+    """`source` names the ids' file in the error for too few of them."""
     self.ids = np.asarray(raw_data, dtype=np.int32)
     if len(self.ids) < 2:
-      raise InputError("%d ids are too few to predict any" % len(self.ids))
+      raise InputError("%s%d ids are too few to predict any" % (
+          source + "'s " if source else "", len(self.ids)))
     self.window = window
 
   def __len__(self):
@@ -197,6 +201,8 @@ def run_batches(data, config):
                      "--vocab_size=%d" % (len(data.word_to_id),
                                           config.vocab_size,
                                           len(data.word_to_id)))
-  return (ptb_producer(data.train, config.batch_size, config.num_steps),
-          ptb_producer(data.valid, config.batch_size, config.num_steps),
-          ContinuousBatches(data.test, TEST_WINDOW))
+  return (EpochBatches(data.train, config.batch_size, config.num_steps,
+                       TRAIN_FILE),
+          EpochBatches(data.valid, config.batch_size, config.num_steps,
+                       VALID_FILE),
+          ContinuousBatches(data.test, TEST_WINDOW, TEST_FILE))

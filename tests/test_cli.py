@@ -135,8 +135,13 @@ def test_help_gives_each_presets_value():
 
 @pytest.mark.parametrize("args, message", [
     (["--vocab_size=9", "--batch_size=2000"],
-     "error: epoch_size == 0: 2400 ids are too few for one batch of "
-     "batch_size=2000 and num_steps=2; decrease batch_size or num_steps"),
+     "error: epoch_size == 0: ptb.train.txt's 2400 ids are too few for one "
+     "batch of batch_size=2000 and num_steps=2; decrease batch_size or "
+     "num_steps"),
+    (["--vocab_size=9", "--batch_size=200"],  # enough training text
+     "error: epoch_size == 0: ptb.valid.txt's 360 ids are too few for one "
+     "batch of batch_size=200 and num_steps=2; decrease batch_size or "
+     "num_steps"),
     (["--vocab_size=5"],
      "error: the data has 9 words but vocab_size is 5; pass --vocab_size=9"),
 ])
@@ -145,6 +150,16 @@ def test_data_that_does_not_fit_the_model(toy_corpus, args, message):
   result = run_script("ptb_word_lm.py", "--data_path=" + toy_corpus,
                       "--model=test", *args, prelude=WITHOUT_TENSORFLOW)
   assert error_line(result) == message
+
+
+def test_a_test_file_without_words_is_said_before_training(toy_corpus):
+  with open(os.path.join(toy_corpus, "ptb.test.txt"), "w") as f:
+    f.write("\n")  # a line, but no word: its <eos> alone, nothing to predict
+  result = run_script("ptb_word_lm.py", "--data_path=" + toy_corpus,
+                      "--model=test", "--vocab_size=9",
+                      prelude=WITHOUT_TENSORFLOW)
+  assert error_line(result) == (
+      "error: ptb.test.txt's 1 ids are too few to predict any")
 
 
 def test_a_model_too_large_for_memory_is_one_line(toy_corpus):
