@@ -35,6 +35,13 @@ def test_override_changes_only_the_named_fields():
   assert configs.SMALL.hidden_size == 200  # the preset is untouched
 
 
+def test_a_whole_number_takes_the_type_of_its_field():
+  # JSON and flags may give 2 for a rate and 50.0 for a size.
+  config = configs.SMALL.override(learning_rate=2, hidden_size=50.0)
+  assert (config.learning_rate, config.hidden_size) == (2.0, 50)
+  assert (type(config.learning_rate), type(config.hidden_size)) == (float, int)
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"hiden_size": 5}, "unknown config field"),
     ({"hidden_size": 2.5}, "hidden_size must be a whole number"),

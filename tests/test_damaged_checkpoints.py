@@ -70,6 +70,13 @@ DAMAGE = {
         "vocab.txt is damaged: 'a' is on lines 1 and 3"),
     "empty vocab.txt": (lambda d: (d / "vocab.txt").write_text(""),
                         "vocab.txt is empty"),
+    "vocab.txt with two words on a line": (
+        lambda d: (d / "vocab.txt").write_text("a\nb c\n"),
+        "vocab.txt is damaged: line 2 is not one word"),
+    "config.json with a flag neither true nor false": (
+        lambda d: (d / "config.json").write_text('{"tie_embeddings": "no"}'),
+        "config.json is unreadable: tie_embeddings must be true or false, "
+        "got 'no'"),
 }
 
 
