@@ -11,6 +11,7 @@ download leaves nothing half-written behind.
 import hashlib
 import http.client
 import os
+import pathlib
 import shutil
 import sys
 import tarfile
@@ -30,6 +31,8 @@ DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 ARCHIVE_MD5 = "30177ea32e27c525793142b6bf2c8e2d"
 ARCHIVE_DIR = "simple-examples/data/"
+# What a user may have downloaded by hand and give as the data path.
+ARCHIVE_NAMES = (".tgz", ".tar.gz")
 # Where the three files are, inside the folder simple-examples.tgz was
 # unpacked into and inside simple-examples/ itself.
 UNPACKED_DATA_FOLDERS = (ARCHIVE_DIR.rstrip("/"), "data")
@@ -71,8 +74,11 @@ def ensure_ptb_files(data_path, url=None):
   """
   if os.path.exists(data_path) and not os.path.isdir(data_path):
     raise InputError("data path %s is not a folder: give the folder that "
-                     "holds (or is to hold) %s" % (data_path,
-                                                   ", ".join(reader.PTB_FILES)))
+                     "holds (or is to hold) %s%s" % (
+                         data_path, ", ".join(reader.PTB_FILES),
+                         "; an archive like simple-examples.tgz is "
+                         "--data_url" if data_path.endswith(ARCHIVE_NAMES)
+                         else ""))
   missing = missing_files(data_path)
   if not missing:
     return data_path
@@ -82,7 +88,7 @@ def ensure_ptb_files(data_path, url=None):
       say("reading the PTB files in %s" % unpacked)
       return unpacked
   _check_present_files_are_ptb(data_path, missing)
-  sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
+  sources = [as_url(url)] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   say("%s not found in %s; downloading" % (", ".join(missing), data_path))
   tmp = unused_folder_name(data_path, ".download-")
@@ -104,6 +110,14 @@ def ensure_ptb_files(data_path, url=None):
       shutil.rmtree(data_path, ignore_errors=True)
     raise
   return data_path
+
+
+def as_url(url_or_path):
+  """A URL for `url_or_path`: a file that is there (an archive downloaded
+  by hand) becomes its file: URL; anything else is taken as a URL."""
+  if os.path.isfile(url_or_path):
+    return pathlib.Path(url_or_path).resolve().as_uri()
+  return url_or_path
 
 
 def _fetch_from_first_that_works(sources, folder):
@@ -142,12 +156,15 @@ def _fetch(url, path, hash_name):
   """Downloads `url` to `path`, waiting at most TIMEOUT_SECS for every
   answer; returns the `hash_name` (md5, sha256) digest of what came."""
   digest = hashlib.new(hash_name)
+  received = 0
   try:
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECS) as response, \
         open(path, "wb") as target:
       while chunk := response.read(1 << 20):
         digest.update(chunk)
         target.write(chunk)
+        received += len(chunk)
+      announced = response.headers.get("Content-Length", "")
   except urllib.error.HTTPError as e:  # "HTTP Error 404: Not Found"
     raise InputError("could not download %s: %s" % (url, e)) from None
   except urllib.error.URLError as e:  # the reason: refused, timed out, ...
@@ -155,6 +172,11 @@ def _fetch(url, path, hash_name):
   except (http.client.HTTPException, OSError,
           ValueError) as e:  # ValueError: not a URL at all
     raise InputError("could not download %s: %s" % (url, e)) from None
+  # A host that closes the connection early ends the reads as if the file
+  # were complete: only the length it announced tells.
+  if announced.isdigit() and received < int(announced):
+    raise InputError("could not download %s: the connection closed after "
+                     "%d of %s bytes" % (url, received, announced))
   return digest.hexdigest()
 
 

@@ -121,8 +121,9 @@ def parse_args(argv):
                         help="PTB folder (downloaded when missing); "
                              "default: data/ beside this script")
   evaluate.add_argument("--data_url", default=None,
-                        help="simple-examples.tgz to download (default: "
-                             "Mikolov's site, then a copy on GitHub)")
+                        help="simple-examples.tgz to download, a URL or "
+                             "a path (default: Mikolov's site, then a copy "
+                             "on GitHub)")
 
   export = command("export", "write a TensorFlow SavedModel for serving")
   export.add_argument("output", type=os.path.expanduser,

@@ -39,10 +39,11 @@ flags.DEFINE_string("data_path", None,
                     "Folder with ptb.{train,valid,test}.txt; downloaded into "
                     "it when missing. Default: data/ beside this script.")
 flags.DEFINE_string("data_url", None,
-                    "Where to download simple-examples.tgz from. Default: "
+                    "Where to download simple-examples.tgz from (a URL, or "
+                    "the path of the archive downloaded by hand). Default: "
                     "Mikolov's site, then a copy of the three files on "
-                    "GitHub if that fails; a URL given here is the only one "
-                    "tried.")
+                    "GitHub if that fails; an archive given here is the "
+                    "only one tried.")
 flags.DEFINE_string("save_path", None,
                     "Checkpoint and TensorBoard folder; a run resumes from it.")
 flags.DEFINE_bool("use_fp16", False,

@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import io
 import os
+import re
 import socket
 import tarfile
 import threading
@@ -332,4 +333,60 @@ def test_both_sources_failing_names_both(server, mirror, fake_checksums,
                                      "Error 404: File not found; checksum mismatch for "
                                      "ptb.test.txt from %s" % (server[0],
                                                                mirror[0]))
+  assert not (tmp_path / "data").exists()
+
+
+def test_an_archive_downloaded_by_hand_is_given_by_its_path(
+    fake_checksums, tmp_path, monkeypatch):
+  (tmp_path / "downloads").mkdir()
+  archive = tmp_path / "downloads" / "simple-examples.tgz"
+  archive.write_bytes(make_archive(CONTENTS))
+  monkeypatch.chdir(tmp_path / "downloads")  # a relative path, as typed
+  data_path = str(tmp_path / "data")
+  assert download.ensure_ptb_files(data_path, "simple-examples.tgz") == (
+      data_path)
+  assert listing(data_path) == sorted(reader.PTB_FILES)
+  assert archive.exists()  # the user's archive is read, not moved
+
+
+def test_an_archive_given_as_the_data_path_points_to_data_url(tmp_path):
+  (tmp_path / "simple-examples.tgz").write_bytes(make_archive(CONTENTS))
+  with pytest.raises(ValueError, match="is not a folder: .*; an archive like "
+                     "simple-examples.tgz is --data_url$"):
+    download.ensure_ptb_files(str(tmp_path / "simple-examples.tgz"))
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("simple-examples.tgz", "unknown url type: 'simple-examples.tgz'"),
+    ("http://127.0.0.1:notaport/x.tgz", "nonnumeric port: 'notaport'"),
+])
+def test_what_is_neither_a_file_nor_a_url_is_said(tmp_path, url, reason):
+  with pytest.raises(ValueError) as error:
+    download.ensure_ptb_files(str(tmp_path / "data"), url)
+  assert str(error.value) == "could not download %s: %s" % (url, reason)
+  assert not (tmp_path / "data").exists()
+
+
+def test_a_connection_cut_mid_answer_is_said(tmp_path):
+  # The host promises 1000 bytes, sends 3 and closes: not "a corrupt
+  # archive", which would send the user looking for the wrong fault.
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  listener.listen()
+
+  def answer_short():
+    connection, _ = listener.accept()
+    connection.recv(65536)
+    connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+    connection.close()
+
+  threading.Thread(target=answer_short, daemon=True).start()
+  url = "http://127.0.0.1:%d/simple-examples.tgz" % listener.getsockname()[1]
+  try:
+    with pytest.raises(ValueError, match=r"^could not download %s: the "
+                       r"connection closed after 3 of 1000 bytes$"
+                       % re.escape(url)):
+      download.ensure_ptb_files(str(tmp_path / "data"), url)
+  finally:
+    listener.close()
   assert not (tmp_path / "data").exists()
