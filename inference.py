@@ -179,16 +179,7 @@ class LanguageModel:
   def _samples(self, num_words, context, temperature, top_k, rng):
     log_probs, state = self._run(context)
     for _ in range(num_words):
-      # The likeliest word at 0 before dividing: no temperature, however
-      # small or large, can give inf - inf; the others may go to -inf.
-      with np.errstate(over="ignore"):
-        logits = ((log_probs.astype(np.float64) - log_probs.max())
-                  / temperature)
-      if 0 < top_k < len(logits):
-        cutoff = np.partition(logits, -top_k)[-top_k]
-        logits = np.where(logits >= cutoff, logits, -np.inf)
-      probs = np.exp(logits)
-      next_id = int(rng.choice(len(probs), p=probs / probs.sum()))
+      next_id = draw(log_probs, temperature, top_k, rng)
       yield self.id_to_word[next_id]
       log_probs, state = self._run([next_id], state)
 
@@ -244,6 +235,21 @@ class LanguageModel:
         os.rename(saved_dir, output_dir)
     finally:
       shutil.rmtree(partial, ignore_errors=True)
+
+
+def draw(log_probs, temperature, top_k, rng):
+  """The id of a word drawn from `log_probs` [vocab] sharpened (temperature
+  below 1) or flattened (above 1); top_k > 0 draws among the k likeliest
+  only (ties at the k-th all stay)."""
+  # The likeliest word at 0 before dividing: no temperature, however small
+  # or large, can give inf - inf; the others may go to -inf.
+  with np.errstate(over="ignore"):
+    logits = (log_probs.astype(np.float64) - log_probs.max()) / temperature
+  if 0 < top_k < len(logits):
+    cutoff = np.partition(logits, -top_k)[-top_k]
+    logits = np.where(logits >= cutoff, logits, -np.inf)
+  probs = np.exp(logits)
+  return int(rng.choice(len(probs), p=probs / probs.sum()))
 
 
 class ServingModule(tf.Module):

@@ -62,6 +62,16 @@ def test_generation_is_repeatable_by_seed(trained):
   assert model.generate(3, ["a"], top_k=1, seed=9) == ["b", "c", "d"]
 
 
+@pytest.mark.parametrize("top_k, drawn", [
+    (1, {2}), (2, {2, 0}), (3, {2, 0, 4}), (0, {0, 1, 2, 3, 4}),
+    (9, {0, 1, 2, 3, 4})])  # 0, or more than there are: every word
+def test_top_k_draws_among_the_k_likeliest(top_k, drawn):
+  log_probs = np.log(np.array([0.25, 0.05, 0.4, 0.1, 0.2], np.float32))
+  rng = np.random.default_rng(0)
+  assert {inference.draw(log_probs, 1.0, top_k, rng)
+          for _ in range(500)} == drawn
+
+
 def test_temperature_shapes_the_samples(trained):
   model = inference.LanguageModel.load(trained[0])
   greedy = model.generate(30, ["a"], top_k=1)
