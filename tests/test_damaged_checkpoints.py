@@ -144,3 +144,17 @@ def test_the_programs_print_one_line(saved_run, tmp_path, program):
   assert result.stderr.splitlines()[-1].startswith(
       "error: cannot restore %s" % (folder / "ckpt-2")), result.stderr
   assert result.stdout == ""
+
+
+@pytest.mark.parametrize("message, gist", [
+    ("{{function_node __wrapped__RestoreV2_dtypes_1_device_/job:localhost/"
+     "replica:0/task:0/device:CPU:0}} Checksum does not match: stored "
+     "2707224830 vs. calculated on the restored bytes 4135327416 "
+     "[Op:RestoreV2]\nmore detail",
+     "Checksum does not match: stored 2707224830 vs. calculated on the "
+     "restored bytes 4135327416"),
+    ("", "ValueError"),
+])
+def test_a_tensorflow_error_is_said_by_its_gist(message, gist):
+  import checkpoints  # pylint: disable=g-import-not-at-top
+  assert checkpoints.first_line(ValueError(message)) == gist
