@@ -258,3 +258,13 @@ def test_gate_statistics_by_place_in_the_sentence():
   expected = [(0.26, 0.75, 0.25, 2), (0.625, 0.0, 0.5, 2), (0.6, 0.0, 0.0, 2)]
   for row, (mean, shut, opened, steps) in zip(rows, expected):
     assert row[3:] == (pytest.approx(mean), shut, opened, steps)
+
+
+def test_a_write_that_fails_leaves_neither_the_file_nor_a_partial_one(
+    tmp_path):
+  path = tmp_path / "gates.npz"
+  with pytest.raises(RuntimeError, match="cut short"):
+    with internals.written_aside(str(path)) as f:
+      f.write(b"half of it")
+      raise RuntimeError("cut short")
+  assert os.listdir(tmp_path) == []
