@@ -200,6 +200,14 @@ def test_evaluate_names_the_test_words_the_model_lacks(trained, tmp_path,
   assert evaluated.stderr == ("note: not in the model's vocabulary, read as "
                               "<unk>: zebra, yak\n")
   assert evaluated.stdout.startswith("Test Perplexity: ")
+  # Ten are named, each once, in order; the rest are counted.
+  many = ["w%d" % n for n in range(13)]
+  other = write_corpus(str(tmp_path / "many"), ["a b"], ["a b"],
+                       [" ".join(["a"] + many + many)])
+  evaluated = run_lm(capsys, "evaluate", "--checkpoint=" + save_path,
+                     "--data_path=" + other)
+  assert evaluated.stderr == ("note: not in the model's vocabulary, read as "
+                              "<unk>: %s and 3 more\n" % ", ".join(many[:10]))
 
 
 def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
