@@ -47,6 +47,11 @@ def test_prints_the_reference_lines(toy_corpus, tmp_path):
   assert len(lines) == len(expected), result.stdout
   for line, pattern in zip(lines, expected):
     assert re.fullmatch(pattern.strip("^$"), line), line
+  # The reference's rule, step % (epoch_size // 10) == 10: of the toy's 119
+  # batches, after batches 10, 21, ..., 109.
+  assert [line.split()[0] for line in lines[1:11]] == [
+      "0.084", "0.176", "0.269", "0.361", "0.454", "0.546", "0.639", "0.731",
+      "0.824", "0.916"]
   # Train perplexity fell from epoch 1 to epoch 2.
   train = [float(l.split()[-1]) for l in lines if "Train Perplexity" in l]
   assert train[1] < train[0]
