@@ -90,7 +90,10 @@ def ensure_ptb_files(data_path, url=None):
   _check_present_files_are_ptb(data_path, missing)
   sources = [as_url(url)] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
-  say("%s not found in %s; downloading" % (", ".join(missing), data_path))
+  say("%s not found in %s; %s" % (
+      ", ".join(missing), data_path,
+      "taking them from " + url if url and os.path.isfile(url)
+      else "downloading"))
   tmp = unused_folder_name(data_path, ".download-")
   try:
     with removed_on_sigterm(data_path if created else tmp,

@@ -337,7 +337,7 @@ def test_both_sources_failing_names_both(server, mirror, fake_checksums,
 
 
 def test_an_archive_downloaded_by_hand_is_given_by_its_path(
-    fake_checksums, tmp_path, monkeypatch):
+    fake_checksums, tmp_path, monkeypatch, capsys):
   (tmp_path / "downloads").mkdir()
   archive = tmp_path / "downloads" / "simple-examples.tgz"
   archive.write_bytes(make_archive(CONTENTS))
@@ -347,6 +347,9 @@ def test_an_archive_downloaded_by_hand_is_given_by_its_path(
       data_path)
   assert listing(data_path) == sorted(reader.PTB_FILES)
   assert archive.exists()  # the user's archive is read, not moved
+  assert capsys.readouterr().err.splitlines()[0] == (
+      "ptb.train.txt, ptb.valid.txt, ptb.test.txt not found in %s; taking "
+      "them from simple-examples.tgz" % data_path)
 
 
 def test_an_archive_given_as_the_data_path_points_to_data_url(tmp_path):
