@@ -88,12 +88,15 @@ def ensure_ptb_files(data_path, url=None):
       say("reading the PTB files in %s" % unpacked)
       return unpacked
   _check_present_files_are_ptb(data_path, missing)
-  sources = [as_url(url)] if url else [DEFAULT_URL, MIRROR_URL]
+  archive = local_archive(url) if url else None
+  if archive:
+    sources = [pathlib.Path(archive).resolve().as_uri()]
+  else:
+    sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   say("%s not found in %s; %s" % (
       ", ".join(missing), data_path,
-      "taking them from " + url if url and os.path.isfile(url)
-      else "downloading"))
+      "taking them from " + archive if archive else "downloading"))
   tmp = unused_folder_name(data_path, ".download-")
   try:
     with removed_on_sigterm(data_path if created else tmp,
@@ -115,12 +118,12 @@ def ensure_ptb_files(data_path, url=None):
   return data_path
 
 
-def as_url(url_or_path):
-  """A URL for `url_or_path`: a file that is there (an archive downloaded
-  by hand) becomes its file: URL; anything else is taken as a URL."""
-  if os.path.isfile(url_or_path):
-    return pathlib.Path(url_or_path).resolve().as_uri()
-  return url_or_path
+def local_archive(url):
+  """The path `url` names when it is a file on this machine (an archive
+  downloaded by hand; ~ expanded, as the shell leaves it after "="), else
+  None: then it is a URL."""
+  path = os.path.expanduser(url)
+  return path if os.path.isfile(path) else None
 
 
 def _fetch_from_first_that_works(sources, folder):

@@ -350,6 +350,12 @@ def test_an_archive_downloaded_by_hand_is_given_by_its_path(
   assert capsys.readouterr().err.splitlines()[0] == (
       "ptb.train.txt, ptb.valid.txt, ptb.test.txt not found in %s; taking "
       "them from simple-examples.tgz" % data_path)
+  # ~ as the shell leaves it after "=" (--data_url=~/simple-examples.tgz).
+  monkeypatch.setenv("HOME", str(tmp_path / "downloads"))
+  data_path = str(tmp_path / "data2")
+  assert download.ensure_ptb_files(data_path, "~/simple-examples.tgz") == (
+      data_path)
+  assert listing(data_path) == sorted(reader.PTB_FILES)
 
 
 def test_an_archive_given_as_the_data_path_points_to_data_url(tmp_path):
