@@ -91,8 +91,10 @@ def ensure_ptb_files(data_path, url=None):
   archive = local_archive(url) if url else None
   if archive:
     sources = [pathlib.Path(archive).resolve().as_uri()]
+  elif url:
+    sources = [url]
   else:
-    sources = [url] if url else [DEFAULT_URL, MIRROR_URL]
+    sources = [DEFAULT_URL, MIRROR_URL]
   created = not os.path.exists(data_path)
   say("%s not found in %s; %s" % (
       ", ".join(missing), data_path,

@@ -99,6 +99,11 @@ def ptb_raw_data(data_path):
   return data.train, data.valid, data.test, len(data.word_to_id)
 
 
+def counted(count, source):
+  """"1234", or "ptb.valid.txt's 1234" with the file the ids came from."""
+  return "%s's %d" % (source, count) if source else "%d" % count
+
+
 class EpochBatches:
   """One epoch of (x, y) int32 batches of shape [batch_size, num_steps].
 
@@ -132,10 +137,9 @@ class EpochBatches:
     self.epoch_size = (batch_len - 1) // num_steps
     if self.epoch_size <= 0:
       raise InputError(
-          "epoch_size == 0: %s%d ids are too few for one batch of "
+          "epoch_size == 0: %s ids are too few for one batch of "
           "batch_size=%d and num_steps=%d; decrease batch_size or num_steps"
-          % (source + "'s " if source else "", len(ids), batch_size,
-             num_steps))
+          % (counted(len(ids), source), batch_size, num_steps))
     self.rows = ids[:batch_size * batch_len].reshape(batch_size, batch_len)
 
   def __len__(self):
@@ -166,8 +170,8 @@ class ContinuousBatches:
     """`source` names the ids' file in the error for too few of them."""
     self.ids = np.asarray(raw_data, dtype=np.int32)
     if len(self.ids) < 2:
-      raise InputError("%s%d ids are too few to predict any" % (
-          source + "'s " if source else "", len(self.ids)))
+      raise InputError("%s ids are too few to predict any"
+                       % counted(len(self.ids), source))
     self.window = window
 
   def __len__(self):

@@ -73,6 +73,8 @@ def main():
                  % (", ".join(unknown), ",".join(configs.PRESETS)))
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   with_torch = benchmark.torch_available()
+  if with_torch:
+    import torch  # pylint: disable=g-import-not-at-top
   columns = ["XLA", "TensorFlow"] + (["PyTorch"] if with_torch else [])
   print("| shape | product | m x k x n | %s |" % " | ".join(
       "%s GFLOP/s" % column for column in columns))
@@ -87,7 +89,6 @@ def main():
           tf.function(products, jit_compile=True, autograph=False),
           tf.function(products, autograph=False))]
       if with_torch:
-        import torch  # pylint: disable=g-import-not-at-top
         ta, tb = torch.from_numpy(a.numpy()), torch.from_numpy(b.numpy())
 
         def torch_products():

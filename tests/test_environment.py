@@ -8,8 +8,8 @@ import pytest
 
 import environment
 
-# Two processors of the first cpuinfo block, as Linux writes it; the second
-# block (another core) must not be read.
+# Two processors' blocks, as Linux writes them; only the first is read (the
+# second, another core, must not mix in).
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
 cpu family\t: 25

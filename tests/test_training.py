@@ -295,15 +295,19 @@ def test_interrupted_run_resumes_to_the_same_result(
   assert [p for p in resumed if p] == pytest.approx(trained, rel=1e-5)
 
 
+def stop_toy_run_after(batches, data, save_path):
+  with pytest.raises(stopping.Interrupted):
+    trainer.train_and_evaluate(TOY, data, save_path=str(save_path), log=quiet,
+                               stop_requested=StopAfter(batches))
+
+
 @pytest.mark.parametrize("changes", [{"batch_size": 2}, {"num_steps": 3}])
 def test_a_run_stopped_mid_epoch_resumes_only_with_its_batch_shape(
     toy_corpus, tmp_path, changes):
   # Its saved LSTM state and place in the epoch belong to that shape.
   data = reader.load_ptb(toy_corpus)
   save_path = str(tmp_path / "run")
-  with pytest.raises(stopping.Interrupted):
-    trainer.train_and_evaluate(TOY, data, save_path=save_path, log=quiet,
-                               stop_requested=StopAfter(3))
+  stop_toy_run_after(3, data, save_path)
   with pytest.raises(ValueError) as error:
     trainer.train_and_evaluate(TOY.override(**changes), data,
                                save_path=save_path, log=quiet)
@@ -316,18 +320,14 @@ def test_a_save_cut_short_by_a_kill_is_cleared_when_the_run_resumes(
     toy_corpus, tmp_path):
   data = reader.load_ptb(toy_corpus)
   save_path = tmp_path / "run"
-  with pytest.raises(stopping.Interrupted):
-    trainer.train_and_evaluate(TOY, data, save_path=str(save_path),
-                               log=quiet, stop_requested=StopAfter(3))
+  stop_toy_run_after(3, data, save_path)
   # What TensorFlow leaves when killed while writing a checkpoint.
   (save_path / "ckpt-7_temp").mkdir()
   (save_path / "ckpt-7_temp" / "part-00000-of-00001.data-00000-of-00001"
    ).write_bytes(b"half")
   kept = ["ckpt-1.index", "ckpt-7_temp.txt"]  # a file of that name is not one
   (save_path / "ckpt-7_temp.txt").write_text("notes")
-  with pytest.raises(stopping.Interrupted):
-    trainer.train_and_evaluate(TOY, data, save_path=str(save_path),
-                               log=quiet, stop_requested=StopAfter(1))
+  stop_toy_run_after(1, data, save_path)
   names = os.listdir(save_path)
   assert "ckpt-7_temp" not in names and set(kept) <= set(names), names
 
