@@ -165,6 +165,21 @@ def test_gates_plot(checkpoints_of, tmp_path, capsys):
   assert os.listdir(tmp_path) in ([], ["gates.png"])  # no partial file
 
 
+def test_plot_colour_ranges(tmp_path):
+  """Gates on their own 0..1 scale; other parts on a range symmetric about 0
+  as wide as their largest magnitude, and -1..1 when all of it is zero (a
+  range of width 0 would draw nothing)."""
+  pyplot = pytest.importorskip("matplotlib.pyplot")
+  layers = [{"input_gate": np.full((3, 2), 0.25),
+             "cell": np.array([[0.5, -2.0], [1.0, 0.0], [0.0, 0.0]]),
+             "h": np.zeros((3, 2))}]
+  internals.plot(str(tmp_path / "parts.png"), ["a", "b", "c"], layers)
+  limits = [axis.images[0].get_clim() for axis in pyplot.gcf().axes
+            if axis.images]
+  assert limits == [(0, 1), (-2.0, 2.0), (-1.0, 1.0)]
+  pyplot.close("all")
+
+
 def nearest_by_numpy(vectors, index, top):
   unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
   similarity = unit @ unit[index]
