@@ -53,6 +53,41 @@ def lstm_steps(inputs, c0, h0, kernel, bias):
   return gates.stack(), cells.stack(), outputs.stack(), c, h
 
 
+def lstm_backward_steps(gates, cells, c0, d_outputs, d_c, d_h,
+                        recurrent_kernel):
+  """The LSTM's backward pass through the recurrence, last step first.
+
+  gates, cells: lstm_steps' [num_steps, batch, ...]; c0: [batch, hidden];
+  d_outputs: the loss's gradient for every step's output, time-major
+  [num_steps, batch, hidden]; d_c, d_h: for the final state. Returns the
+  gradients of the pre-activations, [num_steps, batch, 4 * hidden], and of
+  c0 and h0.
+  """
+  num_steps = tf.shape(gates)[0]
+  previous_cells = tf.concat([c0[None], cells[:-1]], axis=0)
+
+  def step(k, d_c, d_h, d_gates):
+    t = num_steps - 1 - k
+    i, j, f, o = tf.split(gates[t], 4, axis=1)
+    d_h += d_outputs[t]
+    tanh_c = tf.tanh(cells[t])
+    d_c += d_h * o * (1 - tanh_c * tanh_c)
+    # Gradients of the pre-activations: through sigmoid, tanh, sigmoid,
+    # sigmoid for i, j, f, o.
+    d_pre = tf.concat([d_c * j * i * (1 - i), d_c * i * (1 - j * j),
+                       d_c * previous_cells[t] * f * (1 - f),
+                       d_h * tanh_c * o * (1 - o)], axis=1)
+    return (k + 1, d_c * f,
+            tf.matmul(d_pre, recurrent_kernel, transpose_b=True),
+            d_gates.write(t, d_pre))
+
+  _, d_c, d_h, d_gates = tf.while_loop(
+      lambda k, *_: k < num_steps, step,
+      (0, d_c, d_h, tf.TensorArray(gates.dtype, size=num_steps)),
+      maximum_iterations=num_steps)
+  return d_gates.stack(), d_c, d_h
+
+
 def lstm_layer(inputs, c, h, kernel, bias):
   """Runs one LSTM layer over all time steps.
 
@@ -69,10 +104,6 @@ def lstm_layer(inputs, c, h, kernel, bias):
   same.
   """
   input_size = inputs.shape[-1]
-  num_steps = tf.shape(inputs)[1]
-
-  def per_step():
-    return tf.TensorArray(inputs.dtype, size=num_steps)
 
   @tf.custom_gradient
   def layer(inputs, c0, h0, kernel, bias):
@@ -85,28 +116,9 @@ def lstm_layer(inputs, c, h, kernel, bias):
       # usually absent (None).
       d_c = tf.zeros_like(c0) if d_c is None else d_c
       d_h = tf.zeros_like(h0) if d_h is None else d_h
-      d_outputs = tf.transpose(d_outputs, [1, 0, 2])
-      previous_cells = tf.concat([c0[None], cells[:-1]], axis=0)
-
-      def step(k, d_c, d_h, d_gates):
-        t = num_steps - 1 - k
-        i, j, f, o = tf.split(gates[t], 4, axis=1)
-        d_h += d_outputs[t]
-        tanh_c = tf.tanh(cells[t])
-        d_c += d_h * o * (1 - tanh_c * tanh_c)
-        # Gradients of the pre-activations: through sigmoid, tanh, sigmoid,
-        # sigmoid for i, j, f, o.
-        d_pre = tf.concat([d_c * j * i * (1 - i), d_c * i * (1 - j * j),
-                           d_c * previous_cells[t] * f * (1 - f),
-                           d_h * tanh_c * o * (1 - o)], axis=1)
-        return (k + 1, d_c * f,
-                tf.matmul(d_pre, recurrent_kernel, transpose_b=True),
-                d_gates.write(t, d_pre))
-
-      _, d_c, d_h, d_gates = tf.while_loop(
-          lambda k, *_: k < num_steps, step,
-          (0, d_c, d_h, per_step()), maximum_iterations=num_steps)
-      d_gates = d_gates.stack()  # [num_steps, batch, 4 * hidden]
+      d_gates, d_c, d_h = lstm_backward_steps(
+          gates, cells, c0, tf.transpose(d_outputs, [1, 0, 2]), d_c, d_h,
+          recurrent_kernel)
       # The weight gradients: one product each over all time steps.
       previous_outputs = tf.concat([h0[None], outputs[:-1]], axis=0)
       d_kernel = tf.concat(

@@ -124,3 +124,69 @@ def test_the_kernel_table_has_a_row_per_product_and_refuses_unknown_shapes():
   assert refused.stderr.splitlines()[-1] == (
       "matmul_kernels.py: error: --shapes: unknown nope; choose from "
       "small,medium,large,test")
+
+
+XLA_SCOPE_SCRIPT = os.path.join(ROOT, "benchmarks", "xla_scope.py")
+
+
+def xla_compiled(step, arguments):
+  """Whether the traced step is XLA-compiled as a whole, and the names of
+  the functions inside it that are."""
+  traced = step.get_concrete_function(*arguments)
+  inner = {re.sub(r"^__inference_(.*)_\d+$", r"\1", f.signature.name)
+           for f in traced.graph.as_graph_def().library.function
+           if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b}
+  whole = traced.function_def.attr.get("_XlaMustCompile")
+  return bool(whole and whole.b), inner
+
+
+def test_loops_only_compiles_the_recurrent_loops_alone_and_trains_alike():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import configs  # pylint: disable=g-import-not-at-top
+  import recurrent  # pylint: disable=g-import-not-at-top
+  import trainer  # pylint: disable=g-import-not-at-top
+  import xla_scope  # pylint: disable=g-import-not-at-top
+  config = configs.get_config("test").override(hidden_size=8, vocab_size=50)
+  words = tf.constant(np.arange(40).reshape(20, 2) % 50, tf.int32)
+
+  def arguments(model_trainer):
+    return (words, words, model_trainer.model.zero_state(20),
+            tf.constant(1.0), model_trainer.dropout_keys())
+
+  originals = recurrent.lstm_steps, recurrent.lstm_backward_steps
+  whole = trainer.Trainer(config)
+  with xla_scope.loops_alone_compiled():
+    loops_only = xla_scope.loops_only_trainer(config)
+    costs = [loops_only.train_step(*arguments(loops_only)[:4])[0]
+             for _ in range(3)]
+  assert (recurrent.lstm_steps, recurrent.lstm_backward_steps) == originals
+  expected = [whole.train_step(*arguments(whole)[:4])[0] for _ in range(3)]
+  np.testing.assert_allclose(costs, expected, rtol=1e-5)
+  assert costs[2] < costs[0]  # the same SGD steps: it learns the words
+  # pylint: disable=protected-access
+  assert xla_compiled(loops_only._compiled_train_step,
+                      arguments(loops_only)) == (
+                          False, {"lstm_steps", "lstm_backward_steps"})
+  assert xla_compiled(whole._compiled_train_step, arguments(whole))[0]
+
+
+def test_the_xla_scope_table_has_a_row_per_round_and_refuses_bad_flags():
+  result = subprocess.run(
+      [sys.executable, XLA_SCOPE_SCRIPT, "--shapes=test", "--rounds=2"],
+      capture_output=True, text=True, timeout=180)
+  assert result.returncode == 0, result.stderr
+  rows = [line for line in result.stdout.splitlines()
+          if line.startswith("| test |")]
+  assert [row.split(" | ")[1] for row in rows] == ["1", "2"]
+  for row in rows:
+    whole, loops, ratio = map(float, row.strip("| ").split(" | ")[2:])
+    assert ratio == pytest.approx(loops / whole, abs=0.01)
+  for flag, message in [("--shapes=nope", "--shapes: unknown nope; choose "
+                         "from small,medium,large,test"),
+                        ("--rounds=0", "--rounds must be at least 1, not 0")]:
+    refused = subprocess.run([sys.executable, XLA_SCOPE_SCRIPT, flag],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.splitlines()[-1] == (
+        "xla_scope.py: error: " + message)
