@@ -43,6 +43,17 @@ SCHEDULE = {"small": (5, 5, 20), "medium": (3, 5, 4), "large": (2, 3, 2),
             "test": (1, 2, 2)}
 
 
+def shape_names(parser, shapes):
+  """The names in a --shapes value ("small,medium"); an unknown one is
+  the parser's usage error."""
+  names = shapes.split(",")
+  unknown = [name for name in names if name not in SCHEDULE]
+  if unknown:
+    parser.error("--shapes: unknown %s; choose from %s"
+                 % (", ".join(unknown), ",".join(SCHEDULE)))
+  return names
+
+
 def training_flops_per_word(config):
   """Matrix-product FLOPs per trained word: forward, and twice it backward."""
   hidden = config.hidden_size
@@ -175,10 +186,7 @@ def main():
   if args.child:
     measure_shape(args.child, args)
     return
-  unknown = [name for name in args.shapes.split(",") if name not in SCHEDULE]
-  if unknown:
-    parser.error("--shapes: unknown %s; choose from %s"
-                 % (", ".join(unknown), ",".join(SCHEDULE)))
+  shape_names(parser, args.shapes)
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
   if args.num_cpu_devices < 1:

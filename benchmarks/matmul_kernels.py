@@ -66,11 +66,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shapes", default="small,medium,large")
   args = parser.parse_args()
-  names = args.shapes.split(",")
-  unknown = [name for name in names if name not in configs.PRESETS]
-  if unknown:
-    parser.error("--shapes: unknown %s; choose from %s"
-                 % (", ".join(unknown), ",".join(configs.PRESETS)))
+  names = benchmark.shape_names(parser, args.shapes)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   with_torch = benchmark.torch_available()
   if with_torch:

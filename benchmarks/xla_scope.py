@@ -20,17 +20,15 @@ is measured here rather than offered.
 import argparse
 import contextlib
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import benchmark  # pylint: disable=g-import-not-at-top,wrong-import-position
 import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-REPEATS = 10
+from matmul_kernels import median_seconds  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 @contextlib.contextmanager
@@ -77,25 +75,12 @@ def step_timer(model_trainer, config):
   return step
 
 
-def median_seconds(step):
-  times = []
-  for _ in range(REPEATS):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shapes", default="small,medium")
   parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
-  names = args.shapes.split(",")
-  unknown = [name for name in names if name not in configs.PRESETS]
-  if unknown:
-    parser.error("--shapes: unknown %s; choose from %s"
-                 % (", ".join(unknown), ",".join(configs.PRESETS)))
+  names = benchmark.shape_names(parser, args.shapes)
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
   import trainer  # pylint: disable=g-import-not-at-top
