@@ -90,10 +90,9 @@ def main():
   for name in names:
     config = configs.get_config(name)
     whole = step_timer(trainer.Trainer(config), config)
-    whole()
     with loops_alone_compiled():
       loops_only = step_timer(loops_only_trainer(config), config)
-      loops_only()
+      loops_only()  # traced now, while the compiled loops are swapped in
     words = config.batch_size * config.num_steps
     for number in range(1, args.rounds + 1):
       whole_speed = words / median_seconds(whole)

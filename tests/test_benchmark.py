@@ -150,25 +150,26 @@ def test_loops_only_compiles_the_recurrent_loops_alone_and_trains_alike():
   config = configs.get_config("test").override(hidden_size=8, vocab_size=50)
   words = tf.constant(np.arange(40).reshape(20, 2) % 50, tf.int32)
 
-  def arguments(model_trainer):
-    return (words, words, model_trainer.model.zero_state(20),
-            tf.constant(1.0), model_trainer.dropout_keys())
+  batch = (words, words, tf.zeros([config.num_layers, 2, 20, 8]),
+           tf.constant(1.0))
+
+  def traced_step(model_trainer):  # what train_step calls, with its inputs
+    # pylint: disable=protected-access
+    return (model_trainer._compiled_train_step,
+            (*batch, model_trainer.dropout_keys()))
 
   originals = recurrent.lstm_steps, recurrent.lstm_backward_steps
   whole = trainer.Trainer(config)
   with xla_scope.loops_alone_compiled():
     loops_only = xla_scope.loops_only_trainer(config)
-    costs = [loops_only.train_step(*arguments(loops_only)[:4])[0]
-             for _ in range(3)]
+    costs = [loops_only.train_step(*batch)[0] for _ in range(3)]
   assert (recurrent.lstm_steps, recurrent.lstm_backward_steps) == originals
-  expected = [whole.train_step(*arguments(whole)[:4])[0] for _ in range(3)]
+  expected = [whole.train_step(*batch)[0] for _ in range(3)]
   np.testing.assert_allclose(costs, expected, rtol=1e-5)
   assert costs[2] < costs[0]  # the same SGD steps: it learns the words
-  # pylint: disable=protected-access
-  assert xla_compiled(loops_only._compiled_train_step,
-                      arguments(loops_only)) == (
-                          False, {"lstm_steps", "lstm_backward_steps"})
-  assert xla_compiled(whole._compiled_train_step, arguments(whole))[0]
+  assert xla_compiled(*traced_step(loops_only)) == (
+      False, {"lstm_steps", "lstm_backward_steps"})
+  assert xla_compiled(*traced_step(whole))[0]
 
 
 def test_the_xla_scope_table_has_a_row_per_round_and_refuses_bad_flags():
