@@ -186,7 +186,7 @@ def main():
   if args.child:
     measure_shape(args.child, args)
     return
-  shape_names(parser, args.shapes)
+  args.shapes = shape_names(parser, args.shapes)
   if args.rounds < 1:
     parser.error("--rounds must be at least 1, not %d" % args.rounds)
   if args.num_cpu_devices < 1:
@@ -211,7 +211,7 @@ def main():
   print("| shape | train words/s | arithmetic limit | fraction | "
         "eval words/s | peak memory | PyTorch nn.LSTM train words/s |")
   print("|---|---|---|---|---|---|---|")
-  for name in args.shapes.split(","):
+  for name in args.shapes:
     command = child_command(name, args)
     results, torch_results = [], []
     for _ in range(args.rounds):
@@ -243,7 +243,7 @@ def time_replicated(args):
     print("| shape | one device words/s | %d logical devices words/s | "
           "speed-up | peak memory |" % args.num_cpu_devices)
   print("|---|---|---|---|---|")
-  for name in args.shapes.split(","):
+  for name in args.shapes:
     command = child_command(name, args)
     alone, together = [], []
     for _ in range(args.rounds):

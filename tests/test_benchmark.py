@@ -150,7 +150,7 @@ def test_loops_only_compiles_the_recurrent_loops_alone_and_trains_alike():
   config = configs.get_config("test").override(hidden_size=8, vocab_size=50)
   words = tf.constant(np.arange(40).reshape(20, 2) % 50, tf.int32)
 
-  batch = (words, words, tf.zeros([config.num_layers, 2, 20, 8]),
+  batch = (words, words, tf.zeros([config.num_layers, 2, 20, config.hidden_size]),
            tf.constant(1.0))
 
   def traced_step(model_trainer):  # what train_step calls, with its inputs
