@@ -20,6 +20,7 @@ import urllib.request
 import zlib
 
 from errors import InputError
+from errors import outermost_missing_folder
 from errors import os_errors_said_as
 from errors import removed_on_sigterm
 from errors import unused_folder_name
@@ -95,13 +96,13 @@ def ensure_ptb_files(data_path, url=None):
     sources = [url]
   else:
     sources = [DEFAULT_URL, MIRROR_URL]
-  created = not os.path.exists(data_path)
+  created = outermost_missing_folder(data_path)  # with missing parents
   say("%s not found in %s; %s" % (
       ", ".join(missing), data_path,
       "taking them from " + archive if archive else "downloading"))
   tmp = unused_folder_name(data_path, ".download-")
   try:
-    with removed_on_sigterm(data_path if created else tmp,
+    with removed_on_sigterm(created or tmp,
                             "SIGTERM: stopped during the download; nothing "
                             "was kept"):
       try:
@@ -115,7 +116,7 @@ def ensure_ptb_files(data_path, url=None):
     say("PTB files from %s saved in %s" % (source, data_path))
   except BaseException:
     if created:  # leave no trace of a download that did not happen
-      shutil.rmtree(data_path, ignore_errors=True)
+      shutil.rmtree(created, ignore_errors=True)
     raise
   return data_path
 

@@ -101,6 +101,29 @@ def describe(error):
   return str(error)
 
 
+def outermost_missing_folder(path):
+  """The first folder os.makedirs(path) would make: `path` itself or the
+  outermost of its missing parents; None when `path` exists. A failure can
+  remove it and so leave no trace of the folders made for what failed."""
+  path, missing = os.path.abspath(path), None
+  while not os.path.lexists(path):
+    path, missing = os.path.dirname(path), path
+  return missing
+
+
+def remove_empty_folders(folder, outermost):
+  """Removes `folder` and its parents up to `outermost` (what
+  outermost_missing_folder named before they were made), as long as each is
+  empty: what a failure left of the folders made for it."""
+  folder = os.path.abspath(folder)
+  with contextlib.suppress(OSError):  # not empty: in use, so kept
+    while True:
+      os.rmdir(folder)
+      if folder == outermost:
+        return
+      folder = os.path.dirname(folder)
+
+
 def unused_folder_name(parent, prefix):
   """A path for a new hidden folder in `parent`, named (at random) before it
   is made: guard it with removed_on_sigterm first, then make it, so that no

@@ -20,6 +20,8 @@ import sys
 
 from errors import InputError
 from errors import os_errors_said_as
+from errors import outermost_missing_folder
+from errors import remove_empty_folders
 
 FILE = "run.lock"
 
@@ -52,7 +54,7 @@ def held(folder):
   another process holds it, an InputError naming that process."""
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise InputError("save path %s is not a folder" % folder)
-  made = not os.path.isdir(folder)
+  made = outermost_missing_folder(folder)
   with os_errors_said_as("cannot save into %s" % folder):
     os.makedirs(folder, exist_ok=True)
   path = os.path.join(folder, FILE)
@@ -70,8 +72,8 @@ def held(folder):
     with contextlib.suppress(FileNotFoundError):
       os.unlink(path)
     os.close(fd)
-    if made and not os.listdir(folder):
-      os.rmdir(folder)  # a run that ended before writing anything
+    if made:  # a run that ended before writing anything leaves no folder
+      remove_empty_folders(folder, made)
 
 
 def lock_file(folder, path):

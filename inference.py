@@ -16,6 +16,8 @@ from errors import disk_full_said_as
 from errors import InputError
 from errors import size_text
 from errors import os_errors_said_as
+from errors import outermost_missing_folder
+from errors import remove_empty_folders
 from errors import removed_on_sigterm
 from errors import unused_folder_name
 import folder_lock
@@ -215,10 +217,12 @@ class LanguageModel:
     folder_lock.check_export_folder(output_dir)
     parent = os.path.dirname(os.path.abspath(output_dir))
     needs = checkpoints.size_in_bytes(self.model.variables)
-    # Written aside and renamed, so a failure leaves no half SavedModel.
+    # Written aside and renamed, so a failure leaves no half SavedModel (nor
+    # the parent folders made for it).
+    made = outermost_missing_folder(parent)
     partial = unused_folder_name(parent, ".export-")
     try:
-      with removed_on_sigterm(partial,
+      with removed_on_sigterm(made or partial,
                               "SIGTERM: stopped; nothing was exported"), \
           disk_full_said_as(parent, "nothing was exported; free some space "
                             "and export again",
@@ -235,6 +239,8 @@ class LanguageModel:
         os.rename(saved_dir, output_dir)
     finally:
       shutil.rmtree(partial, ignore_errors=True)
+      if made:
+        remove_empty_folders(parent, made)
 
 
 def draw(log_probs, temperature, top_k, rng):

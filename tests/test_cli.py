@@ -247,9 +247,11 @@ def test_sigterm_during_the_download_leaves_nothing(tmp_path, folder_exists):
 @pytest.mark.parametrize("folder_exists", [False, True])
 def test_sigterm_the_moment_the_download_folder_is_made(tmp_path,
                                                         folder_exists):
-  data_path = tmp_path / "data"
+  # A missing data folder is made with its missing parent: TERM comes as
+  # the parent is made, and neither is left.
+  data_path = tmp_path / "data" / "ptb"
   if folder_exists:
-    data_path.mkdir()
+    data_path.mkdir(parents=True)
   result = run_terminated_once_a_folder_is_made(
       tmp_path, "ptb_word_lm.py", "--data_path=%s" % data_path,
       "--data_url=http://127.0.0.1:9/simple-examples.tgz")
@@ -259,7 +261,7 @@ def test_sigterm_the_moment_the_download_folder_is_made(tmp_path,
   if folder_exists:
     assert os.listdir(data_path) == []
   else:
-    assert not data_path.exists()
+    assert not data_path.parent.exists()
 
 
 def test_mismatched_checkpoint(toy_corpus, tmp_path):

@@ -247,6 +247,16 @@ def test_network_failure_is_reported(server, tmp_path):
   assert listing(str(tmp_path / "data")) == []  # an existing folder stays
 
 
+def test_a_failed_download_removes_the_folders_made_for_it(server, tmp_path):
+  # A data path mistyped a level too deep: the missing parent goes too.
+  base, _, _ = server
+  (tmp_path / "there").mkdir()
+  data_path = tmp_path / "there" / "typo" / "data"
+  with pytest.raises(ValueError, match="could not download"):
+    download.ensure_ptb_files(str(data_path), base + "missing.tgz")
+  assert os.listdir(tmp_path / "there") == []
+
+
 def test_data_path_that_is_a_file(tmp_path):
   (tmp_path / "file").write_text("x")
   with pytest.raises(ValueError, match="is not a folder: give the folder "

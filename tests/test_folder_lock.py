@@ -74,6 +74,11 @@ def test_a_folder_made_for_a_run_that_wrote_nothing_is_removed(tmp_path):
   with folder_lock.held(str(tmp_path / "new")):
     assert (tmp_path / "new").is_dir()
   assert not (tmp_path / "new").exists()
+  # The parents made for it go too, up to the folder that was there.
+  (tmp_path / "there").mkdir()
+  with folder_lock.held(str(tmp_path / "there" / "new" / "run")):
+    pass
+  assert os.listdir(tmp_path / "there") == []
   with folder_lock.held(str(tmp_path / "kept")):
     (tmp_path / "kept" / "config.json").write_text("{}")
   assert os.listdir(tmp_path / "kept") == ["config.json"]

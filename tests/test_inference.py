@@ -111,7 +111,8 @@ def test_generated_text_streams_and_stops_when_its_reader_does(trained):
 
 def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
   # The SavedModel is written aside, in a hidden folder, then renamed; the
-  # TERM comes the moment that folder is made.
+  # TERM comes the moment that folder is made, inside the parent folder
+  # made for it, which goes too.
   output = tmp_path / "out" / "model"
   exported = run_terminated_once_a_folder_is_made(
       output.parent / ".export-", "lm.py", "export",
@@ -119,7 +120,7 @@ def test_sigterm_during_an_export_leaves_nothing(trained, tmp_path):
   assert exported.returncode == 143, exported.stderr
   assert exported.stderr.splitlines()[-1] == (
       "SIGTERM: stopped; nothing was exported")
-  assert os.listdir(output.parent) == []
+  assert os.listdir(tmp_path) == []
 
 
 def test_line_ends_print_as_line_breaks(capsys):
