@@ -107,6 +107,17 @@ def test_non_utf8_file_is_a_clear_error(tmp_path):
     reader.load_ptb(folder)
 
 
+@pytest.mark.parametrize("text, why", [
+    ("", "it is empty"), (" \n\n \t\n", "only empty lines")])
+@pytest.mark.parametrize("name", reader.PTB_FILES)
+def test_a_file_without_words_is_a_clear_error(tmp_path, name, text, why):
+  folder = write_corpus(str(tmp_path), ["a b"], ["a"], ["b"])
+  (tmp_path / name).write_text(text)
+  with pytest.raises(ValueError) as raised:
+    reader.load_ptb(folder)
+  assert str(raised.value) == "%s has no words (%s)" % (tmp_path / name, why)
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
   with pytest.raises(ValueError, match="ptb.train.txt is missing"):
     reader.load_ptb(str(tmp_path))
