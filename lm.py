@@ -238,7 +238,9 @@ def read_input(args, word_to_id):
   if args.command == "evaluate":
     data_path = download.ensure_ptb_files(
         args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
-    return os.path.join(data_path, reader.TEST_FILE)
+    test_file = os.path.join(data_path, reader.TEST_FILE)
+    reader.read_corpus_file(test_file)
+    return test_file
   if args.command == "export":
     folder_lock.check_export_folder(args.output)
     return None

@@ -76,16 +76,21 @@ def words_to_ids(words, word_to_id):
   return [word_to_id[word] for word in words if word in word_to_id]
 
 
+def read_corpus_file(path):
+  """The words of one of a corpus's three files (read_words). A file
+  without a word is an InputError that says so: "too few ids for the batch
+  shape" would send the user to shrink a batch that no shape can fill."""
+  words = read_words(path)
+  if set(words) <= {EOS}:
+    raise InputError("%s has no words (%s)" % (
+        path, "only empty lines" if words else "it is empty"))
+  return words
+
+
 def load_ptb(data_path):
   """Reads the three PTB files of `data_path` into a PTBData of id lists."""
   paths = [os.path.join(data_path, name) for name in PTB_FILES]
-  words = [read_words(path) for path in paths]
-  for path, file_words in zip(paths, words):
-    # Said as such: "too few ids for the batch shape" would send the user
-    # to shrink a batch that no shape can fill.
-    if set(file_words) <= {EOS}:
-      raise InputError("%s has no words (%s)" % (
-          path, "only empty lines" if file_words else "it is empty"))
+  words = [read_corpus_file(path) for path in paths]
   word_to_id = build_vocab(paths[0])
   train, valid, test = (words_to_ids(w, word_to_id) for w in words)
   return PTBData(train, valid, test, word_to_id)

@@ -341,6 +341,16 @@ def test_input_errors_are_said_before_the_model_loads(
       "FILE", str(tmp_path / "file")) + "\n"
 
 
+def test_a_test_file_without_words_is_said_before_the_model_loads(
+    trained, tmp_path, capsys, monkeypatch):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  folder = write_corpus(str(tmp_path), ["a b"], ["a"], [])
+  assert lm.main(["evaluate", "--data_path=" + folder,
+                  "--checkpoint=" + trained[0]]) == 1
+  assert capsys.readouterr().err == ("error: %s has no words (it is empty)\n"
+                                     % (tmp_path / "ptb.test.txt"))
+
+
 def test_exported_model_runs_without_this_project(trained, tmp_path):
   model = inference.LanguageModel.load(trained[0])
   exported = str(tmp_path / "exported")
