@@ -157,14 +157,20 @@ def test_data_that_does_not_fit_the_model(toy_corpus, args, message):
   assert error_line(result) == message
 
 
-def test_a_test_file_without_words_is_said_before_training(toy_corpus):
-  with open(os.path.join(toy_corpus, "ptb.test.txt"), "w") as f:
-    f.write("\n")  # a line, but no word: its <eos> alone, nothing to predict
+@pytest.mark.parametrize("text, message", [
+    ("\n", "error: TEST has no words (only empty lines)"),
+    # One word and no line end: a single id, nothing after it to predict.
+    ("a", "error: ptb.test.txt's 1 ids are too few to predict any"),
+])
+def test_a_test_file_with_nothing_to_predict_is_said_before_training(
+    toy_corpus, text, message):
+  test_file = os.path.join(toy_corpus, "ptb.test.txt")
+  with open(test_file, "w") as f:
+    f.write(text)
   result = run_script("ptb_word_lm.py", "--data_path=" + toy_corpus,
                       "--model=test", "--vocab_size=9",
                       prelude=WITHOUT_TENSORFLOW)
-  assert error_line(result) == (
-      "error: ptb.test.txt's 1 ids are too few to predict any")
+  assert error_line(result) == message.replace("TEST", test_file)
 
 
 def test_a_model_too_large_for_memory_is_one_line(toy_corpus):
