@@ -248,6 +248,11 @@ def read_input(args, word_to_id):
     words = read(" ".join(args.text))
     if not words:
       raise InputError("the text is empty: give at least one word")
+    for path in (args.plot, args.save):
+      folder = os.path.dirname(os.path.abspath(path)) if path else None
+      if folder and not os.path.isdir(folder):
+        raise InputError("cannot write %s: %s is not a folder" % (path,
+                                                                  folder))
     return words
   return one_word(args.word, read(args.word))  # neighbors
 

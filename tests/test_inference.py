@@ -324,6 +324,10 @@ def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
 @pytest.mark.parametrize("args, message", [
     (["predict", " . "], "error: the prompt is empty: give at least one word"),
     (["gates", "."], "error: the text is empty: give at least one word"),
+    (["gates", "a", "--save", "FILE/a.npz"],
+     "error: cannot write FILE/a.npz: FILE is not a folder"),
+    (["gates", "a", "--plot", "FILE/none/a.png"],
+     "error: cannot write FILE/none/a.png: FILE/none is not a folder"),
     (["neighbors", "$c"], "error: '$c' reads as 2 words ($ c): give one word"),
     (["evaluate", "--data_path=FILE"],
      "error: data path FILE is not a folder: give the folder that holds (or "
