@@ -64,9 +64,10 @@ def read_words(filename):
   return read_text(filename).replace("\n", " %s " % EOS).split()
 
 
-def build_vocab(filename):
-  """Maps each word of `filename` to an id: most frequent first, ties by word."""
-  counts = collections.Counter(read_words(filename))
+def build_vocab(words):
+  """Maps each of `words` (the training file's) to an id: most frequent
+  first, ties by word."""
+  counts = collections.Counter(words)
   ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
   return {word: index for index, (word, _) in enumerate(ordered)}
 
@@ -91,7 +92,7 @@ def load_ptb(data_path):
   """Reads the three PTB files of `data_path` into a PTBData of id lists."""
   paths = [os.path.join(data_path, name) for name in PTB_FILES]
   words = [read_corpus_file(path) for path in paths]
-  word_to_id = build_vocab(paths[0])
+  word_to_id = build_vocab(words[0])
   train, valid, test = (words_to_ids(w, word_to_id) for w in words)
   return PTBData(train, valid, test, word_to_id)
 

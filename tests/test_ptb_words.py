@@ -72,7 +72,8 @@ def test_a_huge_token_is_one_unknown_word():
 
 
 def test_ptb_text_reads_unchanged(ptb_path):
-  vocabulary = reader.build_vocab(os.path.join(ptb_path, reader.TRAIN_FILE))
+  vocabulary = reader.build_vocab(
+      reader.read_words(os.path.join(ptb_path, reader.TRAIN_FILE)))
   for name in reader.PTB_FILES:
     for line in reader.read_text(os.path.join(ptb_path, name)).splitlines():
       assert ptb_words(line, vocabulary) == line.split(), line
