@@ -86,7 +86,12 @@ def main(argv=None):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
   figure.tight_layout()
-  figure.savefig(args.output, dpi=100)
+  try:
+    figure.savefig(args.output, dpi=100)
+  except OSError as e:  # no such folder, no permission, a full disk
+    sys.exit("error: cannot write %s: %s" % (args.output, e.strerror or e))
+  except ValueError as e:  # a file kind matplotlib does not write
+    sys.exit("error: cannot write %s: %s" % (args.output, e))
   print("wrote %s" % args.output)
 
 

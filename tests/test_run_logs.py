@@ -102,3 +102,18 @@ def test_run_time_of_a_missing_log_is_one_line(tmp_path):
     run_time.main(str(tmp_path / "none.log"))
   assert exited.value.code == ("error: cannot read %s: No such file or "
                                "directory" % (tmp_path / "none.log"))
+
+
+@pytest.mark.parametrize("output, reason", [
+    ("none/plot.png", "No such file or directory"),
+    ("plot.txt", "Format 'txt' is not supported"),
+])
+def test_a_plot_that_cannot_be_written_is_one_line(tmp_path, output, reason):
+  pytest.importorskip("matplotlib")
+  (tmp_path / "run.log").write_text(LOG)
+  output = str(tmp_path / output)
+  with pytest.raises(SystemExit) as exited:
+    plot_runs.main([str(tmp_path / "run.log"), "--output", output])
+  assert exited.value.code.startswith("error: cannot write %s: %s"
+                                      % (output, reason))
+  assert os.listdir(tmp_path) == ["run.log"]
