@@ -19,6 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import checkpoint_metadata  # pylint: disable=g-import-not-at-top,wrong-import-position
+import download  # pylint: disable=g-import-not-at-top,wrong-import-position
 from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 import internals  # pylint: disable=g-import-not-at-top,wrong-import-position
 import reader  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -54,9 +56,13 @@ def main(argv=None):
   args = parser.parse_args(argv)
 
   def run():
+    # What can be said before TensorFlow loads is: in a second, not after
+    # eight.
+    checkpoint_metadata.load_for_use(args.checkpoint)
+    path = args.file or os.path.join(
+        args.data_path or download.DEFAULT_DATA_PATH, reader.TEST_FILE)
+    words = reader.read_corpus_file(path)
     import inference  # pylint: disable=g-import-not-at-top
-    path = args.file or os.path.join(args.data_path or "data", reader.TEST_FILE)
-    words = reader.read_words(path)
     lm = inference.LanguageModel.load(args.checkpoint)
     words = [lm.id_to_word[i] for i in lm.ids(words)]
     print("%s on %s (%d words)" % (args.checkpoint, path, len(words)))

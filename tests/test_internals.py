@@ -258,9 +258,14 @@ def test_table_shares_are_of_the_units():
   assert lines[3].split() == ["w", "0.62", "25%", "50%", "1.500"]
 
 
-def test_gate_statistics_by_place_in_the_sentence():
+def import_gate_statistics():
   sys.path.insert(0, os.path.join(ROOT, "scripts"))
   import gate_statistics  # pylint: disable=g-import-not-at-top
+  return gate_statistics
+
+
+def test_gate_statistics_by_place_in_the_sentence():
+  gate_statistics = import_gate_statistics()
   words = ["a", "<eos>", "b", "c", "<eos>", "d"]
   forget = np.array([[0.5, 0.5], [0.05, 0.95], [0.2, 0.4], [0.6, 0.8],
                      [0.01, 0.03], [0.91, 0.99]])
@@ -283,3 +288,22 @@ def test_a_write_that_fails_leaves_neither_the_file_nor_a_partial_one(
       f.write(b"half of it")
       raise RuntimeError("cut short")
   assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint=NONE"], "error: checkpoint folder NONE does not exist"),
+    (["--checkpoint=RUN", "--file=NONE"], "error: NONE is missing"),
+    (["--checkpoint=RUN", "--file=EMPTY"],
+     "error: EMPTY has no words (it is empty)"),
+])
+def test_gate_statistics_says_bad_input_before_the_model_loads(
+    checkpoints_of, tmp_path, capsys, monkeypatch, args, message):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  (tmp_path / "empty.txt").write_text("")
+  paths = {"NONE": str(tmp_path / "none"), "RUN": checkpoints_of["lstm"],
+           "EMPTY": str(tmp_path / "empty.txt")}
+  for name, path in paths.items():
+    args = [arg.replace(name, path) for arg in args]
+    message = message.replace(name, path)
+  assert import_gate_statistics().main(args) == 1
+  assert capsys.readouterr().err == message + "\n"
