@@ -357,7 +357,7 @@ def test_a_test_file_without_words_is_said_before_the_model_loads(
 
 def test_exported_model_runs_without_this_project(trained, tmp_path):
   model = inference.LanguageModel.load(trained[0])
-  exported = str(tmp_path / "exported")
+  exported = str(tmp_path / "models" / "exported")  # its folder made for it
   model.export(exported)
   ids = [[0, 3, 4, 5, 6, 7]]
   expected, _ = model.model(np.array(ids, np.int32), model.model.zero_state(1))
