@@ -209,8 +209,8 @@ def print_as_text(words):
 def read_input(args, word_to_id):
   """What the command works on, read and checked before TensorFlow loads:
   the words of a prompt or text, the (line number, words) of each line with
-  words of a text to score, the PTB test file or the one word of neighbors
-  (None for export, whose folder is only checked)."""
+  words of a text to score, the PTB test file and its words, or the one word
+  of neighbors (None for export, whose folder is only checked)."""
   verbatim = getattr(args, "verbatim", False)
 
   def read(text):
@@ -239,8 +239,7 @@ def read_input(args, word_to_id):
     data_path = download.ensure_ptb_files(
         args.data_path or download.DEFAULT_DATA_PATH, args.data_url)
     test_file = os.path.join(data_path, reader.TEST_FILE)
-    reader.read_corpus_file(test_file)
-    return test_file
+    return test_file, reader.read_corpus_file(test_file)
   if args.command == "export":
     folder_lock.check_export_folder(args.output)
     return None
@@ -248,9 +247,9 @@ def read_input(args, word_to_id):
     words = read(" ".join(args.text))
     if not words:
       raise InputError("the text is empty: give at least one word")
-    for path in (args.plot, args.save):
-      folder = os.path.dirname(os.path.abspath(path)) if path else None
-      if folder and not os.path.isdir(folder):
+    for path in filter(None, (args.plot, args.save)):
+      folder = os.path.dirname(os.path.abspath(path))
+      if not os.path.isdir(folder):
         raise InputError("cannot write %s: %s is not a folder" % (path,
                                                                   folder))
     return words
@@ -284,9 +283,10 @@ def run(args):
             number, log_prob, count))
     print("Perplexity: %.3f" % perplexity)
   elif args.command == "evaluate":
-    perplexity, _ = lm.score_file(given)
+    test_file, words = given
+    perplexity, _ = lm.score_file(test_file)
     # None on PTB with a model trained on it; many: another corpus's model.
-    note_unknown_words(lm, reader.read_words(given))
+    note_unknown_words(lm, words)
     print("Test Perplexity: %.3f" % perplexity)
   elif args.command == "export":
     lm.export(args.output)

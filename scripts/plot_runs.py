@@ -88,10 +88,9 @@ def main(argv=None):
   figure.tight_layout()
   try:
     figure.savefig(args.output, dpi=100)
-  except OSError as e:  # no such folder, no permission, a full disk
-    sys.exit("error: cannot write %s: %s" % (args.output, e.strerror or e))
-  except ValueError as e:  # a file kind matplotlib does not write
-    sys.exit("error: cannot write %s: %s" % (args.output, e))
+  except (OSError, ValueError) as e:  # no such folder; a kind it cannot write
+    sys.exit("error: cannot write %s: %s"
+             % (args.output, getattr(e, "strerror", None) or e))
   print("wrote %s" % args.output)
 
 
