@@ -95,8 +95,10 @@ def written_aside(path):
     raise
 
 
-def plot(path, words, layers):
-  """Heatmaps, units by words: a row of panels per layer, one per part."""
+def plotter(path):
+  """pyplot and the file format for `path`, or an InputError when
+  matplotlib is missing or cannot write that format: lm.py asks before the
+  model loads, so that the user hears it in a second, not after ten."""
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top
   except ImportError:
@@ -105,10 +107,17 @@ def plot(path, words, layers):
   matplotlib.use("Agg")  # files only, no display needed
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
   kind = os.path.splitext(path)[1][1:].lower() or "png"
-  if kind not in pyplot.gcf().canvas.get_supported_filetypes():
+  supported = pyplot.gcf().canvas.get_supported_filetypes()
+  pyplot.close()
+  if kind not in supported:
     raise InputError("--plot %s: matplotlib cannot write .%s files; use "
                      ".png, .pdf or .svg" % (path, kind))
-  pyplot.close()
+  return pyplot, kind
+
+
+def plot(path, words, layers):
+  """Heatmaps, units by words: a row of panels per layer, one per part."""
+  pyplot, kind = plotter(path)
   parts = list(layers[0])
   figure, axes = pyplot.subplots(
       len(layers), len(parts), squeeze=False,

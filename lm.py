@@ -176,6 +176,15 @@ def note_unknown_words(lm, words):
         " and %d more" % more if more > 0 else ""), file=sys.stderr)
 
 
+def no_words(what, text, wanted):
+  """The error for a `text` that reads as no words: it is blank, or all it
+  has is punctuation, which the PTB files (and so the model) leave out."""
+  if text.strip():
+    return InputError("%s has only punctuation, which the PTB files leave "
+                      "out: %s" % (what, wanted))
+  return InputError("%s is empty: %s" % (what, wanted))
+
+
 def one_word(typed, words):
   """The one word a user's `typed` word reads as (`words`), said on stderr
   when it is not the word as typed; an InputError if it is not one word."""
@@ -217,9 +226,10 @@ def read_input(args, word_to_id):
     return text.split() if verbatim else ptb_words(text, word_to_id)
 
   if args.command == "predict":
-    prompt = read(" ".join(args.prompt))
+    text = " ".join(args.prompt)
+    prompt = read(text)
     if not prompt:
-      raise InputError("the prompt is empty: give at least one word")
+      raise no_words("the prompt", text, "give at least one word")
     return prompt
   if args.command == "generate":
     return read(args.prompt)
@@ -232,8 +242,7 @@ def read_input(args, word_to_id):
     numbered = [(number, words) for number, words in enumerate(lines, 1)
                 if words]
     if not numbered:
-      raise InputError("%s is empty: no words to score" %
-                       name_of_text(args.file))
+      raise no_words(name_of_text(args.file), text, "no words to score")
     return numbered
   if args.command == "evaluate":
     data_path = download.ensure_ptb_files(
@@ -244,14 +253,17 @@ def read_input(args, word_to_id):
     folder_lock.check_export_folder(args.output)
     return None
   if args.command == "gates":
-    words = read(" ".join(args.text))
+    text = " ".join(args.text)
+    words = read(text)
     if not words:
-      raise InputError("the text is empty: give at least one word")
+      raise no_words("the text", text, "give at least one word")
     for path in filter(None, (args.plot, args.save)):
       folder = os.path.dirname(os.path.abspath(path))
       if not os.path.isdir(folder):
         raise InputError("cannot write %s: %s is not a folder" % (path,
                                                                   folder))
+    if args.plot:
+      internals.plotter(args.plot)
     return words
   return one_word(args.word, read(args.word))  # neighbors
 

@@ -296,6 +296,8 @@ def test_lines_without_words_are_not_scored(trained, tmp_path, capsys):
 
 
 EMPTY = "error: TEXT is empty: no words to score"
+PUNCTUATION = ("error: TEXT has only punctuation, which the PTB files leave "
+               "out: no words to score")
 NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
             "0xff in position 0: invalid start byte")
 
@@ -304,7 +306,8 @@ NOT_UTF8 = ("error: TEXT is not UTF-8 text: 'utf-8' codec can't decode byte "
     ("file", None, "error: TEXT is missing"),
     ("file", b"", EMPTY), ("-", b"", EMPTY),
     ("file", b" \n\n\t\n", EMPTY), ("-", b" \n\n\t\n", EMPTY),
-    ("file", b"...\n -- !\n", EMPTY),
+    ("file", b"...\n -- !\n", PUNCTUATION),
+    ("-", "\u201c?\u201d\n".encode(), PUNCTUATION),  # typographic quotes
     ("file", b"\xff a b\n", NOT_UTF8), ("-", b"\xff a b\n", NOT_UTF8),
 ])
 def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
@@ -322,8 +325,13 @@ def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
 
 
 @pytest.mark.parametrize("args, message", [
-    (["predict", " . "], "error: the prompt is empty: give at least one word"),
-    (["gates", "."], "error: the text is empty: give at least one word"),
+    (["predict", " . "], "error: the prompt has only punctuation, which the "
+     "PTB files leave out: give at least one word"),
+    (["predict", " ", "\t"],
+     "error: the prompt is empty: give at least one word"),
+    (["gates", "."], "error: the text has only punctuation, which the PTB "
+     "files leave out: give at least one word"),
+    (["gates", ""], "error: the text is empty: give at least one word"),
     (["gates", "a", "--save", "FILE/a.npz"],
      "error: cannot write FILE/a.npz: FILE is not a folder"),
     (["gates", "a", "--plot", "FILE/none/a.png"],
@@ -343,6 +351,25 @@ def test_input_errors_are_said_before_the_model_loads(
   assert lm.main(args + ["--checkpoint=" + trained[0]]) == 1
   assert capsys.readouterr().err == message.replace(
       "FILE", str(tmp_path / "file")) + "\n"
+
+
+@pytest.mark.parametrize("with_matplotlib", [True, False])
+def test_a_plot_that_cannot_be_drawn_is_said_before_the_model_loads(
+    trained, tmp_path, capsys, monkeypatch, with_matplotlib):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  picture = str(tmp_path / "gates.nope")
+  if with_matplotlib:
+    pytest.importorskip("matplotlib")
+    message = ("error: --plot %s: matplotlib cannot write .nope files; use "
+               ".png, .pdf or .svg" % picture)
+  else:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import: ImportError
+    message = ("error: --plot needs matplotlib: pip install matplotlib (the "
+               "table and --save do not)")
+  assert lm.main(["gates", "a", "--plot", picture,
+                  "--checkpoint=" + trained[0]]) == 1
+  assert capsys.readouterr().err == message + "\n"
+  assert os.listdir(tmp_path) == []
 
 
 def test_a_test_file_without_words_is_said_before_the_model_loads(

@@ -226,7 +226,8 @@ def test_neighbors_reads_the_word_as_the_ptb_files_write_it(checkpoints_of,
 
 
 @pytest.mark.parametrize("args, message", [
-    (["gates", "."], "error: the text is empty: give at least one word"),
+    (["gates", "."], "error: the text has only punctuation, which the PTB "
+     "files leave out: give at least one word"),
     (["gates", "zz"], "error: the text has no word of the model's vocabulary"),
     (["neighbors", "zz"], "error: 'zz' is not in the model's vocabulary"),
     (["neighbors", "C", "--verbatim"],
