@@ -249,8 +249,9 @@ def where_it_resumes(save_path, epochs_done, resume, epoch_size, epochs):
     return "resuming %s in epoch %d at batch %d of %d" % (
         save_path, epochs_done + 1, resume.step, epoch_size)
   if epochs_done >= epochs:
-    return ("%s has trained %d epochs (of --max_max_epoch=%d): only the test "
-            "pass is left" % (save_path, epochs_done, epochs))
+    return ("%s has trained %d epoch%s (of --max_max_epoch=%d): only the "
+            "test pass is left" % (save_path, epochs_done,
+                                   "" if epochs_done == 1 else "s", epochs))
   return "resuming %s after epoch %d of %d" % (save_path, epochs_done, epochs)
 
 

@@ -123,6 +123,13 @@ def test_resume_continues_from_the_saved_epoch(toy_corpus, tmp_path):
              for name in os.listdir(save_path))
 
 
+@pytest.mark.parametrize("epochs, trained", [(1, "1 epoch"), (3, "3 epochs")])
+def test_a_finished_run_says_only_the_test_pass_is_left(epochs, trained):
+  assert trainer.where_it_resumes("run", epochs, None, 100, epochs) == (
+      "run has trained %s (of --max_max_epoch=%d): only the test pass is "
+      "left" % (trained, epochs))
+
+
 def read_scalars(folder):
   """{tag: {step: value}} of the TensorBoard event files in `folder`."""
   scalars = {}
