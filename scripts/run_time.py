@@ -49,8 +49,9 @@ def main(path):
         number, start, commit, "no end line (not counted)" if seconds is None
         else "%s, exit %d" % (hours(seconds), status)))
   counted = [s for s in found if s[2] is not None]
-  print("running: %s in %d stretches" % (hours(sum(s[2] for s in counted)),
-                                          len(found)))
+  print("running: %s in %d stretch%s" % (
+      hours(sum(s[2] for s in counted)), len(found),
+      "" if len(found) == 1 else "es"))
   if counted:
     end = max(start + datetime.timedelta(seconds=seconds)
               for start, _, seconds, _ in counted)

@@ -89,6 +89,14 @@ def test_run_time_adds_up_the_stretches(tmp_path, capsys):
       "wall time from first start to last end: 22 h 27 min"]
 
 
+def test_run_time_of_one_stretch(tmp_path, capsys):
+  (tmp_path / "run.log").write_text(LOG.split("=== start 2026-11-27 05")[0])
+  run_time.main(str(tmp_path / "run.log"))
+  assert capsys.readouterr().out.splitlines()[1:] == [
+      "running: 0 h 30 min in 1 stretch",
+      "wall time from first start to last end: 0 h 30 min"]
+
+
 def test_plot_reads_the_epochs_of_a_resumed_run(tmp_path):
   (tmp_path / "run.log").write_text(LOG)
   curves, test = plot_runs.read_log(str(tmp_path / "run.log"))
