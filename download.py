@@ -29,7 +29,8 @@ import reader
 # Where downloads land when no --data_path is given: data/ beside the code.
 DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "data")
-DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
+ARCHIVE_FILE = "simple-examples.tgz"
+DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/" + ARCHIVE_FILE
 ARCHIVE_MD5 = "30177ea32e27c525793142b6bf2c8e2d"
 ARCHIVE_DIR = "simple-examples/data/"
 # What a user may have downloaded by hand and give as the data path.
@@ -68,7 +69,8 @@ def ensure_ptb_files(data_path, url=None):
   simple-examples.tgz was unpacked (or that archive's own folder), the data
   folder inside, which is where a user who has the archive points.
 
-  With no `url`, the archive at DEFAULT_URL, and if that fails the files at
+  With no `url`, simple-examples.tgz in `data_path` when a user has put it
+  there, else the archive at DEFAULT_URL, and if that fails the files at
   MIRROR_URL; an explicit `url` (of an archive like simple-examples.tgz) is
   the only source tried. The archive's md5 is checked only at DEFAULT_URL (a
   mirror may pack it differently); the three files' sha256 always.
@@ -89,7 +91,7 @@ def ensure_ptb_files(data_path, url=None):
       say("reading the PTB files in %s" % unpacked)
       return unpacked
   _check_present_files_are_ptb(data_path, missing)
-  archive = local_archive(url) if url else None
+  archive = local_archive(url) if url else archive_in(data_path)
   if archive:
     sources = [pathlib.Path(archive).resolve().as_uri()]
   elif url:
@@ -108,7 +110,10 @@ def ensure_ptb_files(data_path, url=None):
       try:
         with os_errors_said_as("cannot download into %s" % data_path):
           os.makedirs(tmp)  # and data_path, when it is missing
-        source, fetched = _fetch_from_first_that_works(sources, tmp)
+        source, fetched = _fetch_from_first_that_works(
+            sources, tmp, "" if url or archive else
+            ": put %s, downloaded by hand, in %s to use it instead"
+            % (ARCHIVE_FILE, data_path))
         for name in missing:
           os.replace(fetched[name], os.path.join(data_path, name))
       finally:
@@ -121,6 +126,13 @@ def ensure_ptb_files(data_path, url=None):
   return data_path
 
 
+def archive_in(data_path):
+  """simple-examples.tgz in the data folder, where a user who downloaded it
+  by hand (offline, or behind a proxy) puts it; None when it is not there."""
+  path = os.path.join(data_path, ARCHIVE_FILE)
+  return path if os.path.isfile(path) else None
+
+
 def local_archive(url):
   """The path `url` names when it is a file on this machine (an archive
   downloaded by hand; ~ expanded, as the shell leaves it after "="), else
@@ -129,9 +141,10 @@ def local_archive(url):
   return path if os.path.isfile(path) else None
 
 
-def _fetch_from_first_that_works(sources, folder):
+def _fetch_from_first_that_works(sources, folder, way_out):
   """Fetches the PTB files into `folder` from the first of `sources` that
-  works; returns it and the files' paths, or raises all their failures."""
+  works; returns it and the files' paths, or raises all their failures,
+  followed by `way_out`."""
   failures = []
   for source in sources:
     try:
@@ -141,7 +154,7 @@ def _fetch_from_first_that_works(sources, folder):
       failures.append(str(e))
       if source != sources[-1]:
         say("%s; trying %s" % (e, sources[sources.index(source) + 1]))
-  raise InputError("; ".join(failures))
+  raise InputError("; ".join(failures) + way_out)
 
 
 def _check_present_files_are_ptb(data_path, missing):
@@ -207,7 +220,7 @@ def _fetch_files(base_url, folder):
 
 
 def _fetch_archive(url, folder):
-  archive = os.path.join(folder, "simple-examples.tgz")
+  archive = os.path.join(folder, ARCHIVE_FILE)
   md5 = _fetch(url, archive, "md5")
   # Only Mikolov's own archive has a known md5; a mirror may pack it anew.
   if url == DEFAULT_URL and md5 != ARCHIVE_MD5:

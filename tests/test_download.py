@@ -343,6 +343,9 @@ def test_both_sources_failing_names_both(server, mirror, fake_checksums,
                                      "Error 404: File not found; checksum mismatch for "
                                      "ptb.test.txt from %s" % (server[0],
                                                                mirror[0]))
+  assert str(error.value).endswith(
+      ": put simple-examples.tgz, downloaded by hand, in %s to use it "
+      "instead" % (tmp_path / "data"))
   assert not (tmp_path / "data").exists()
 
 
@@ -366,6 +369,31 @@ def test_an_archive_downloaded_by_hand_is_given_by_its_path(
   assert download.ensure_ptb_files(data_path, "~/simple-examples.tgz") == (
       data_path)
   assert listing(data_path) == sorted(reader.PTB_FILES)
+
+
+def test_an_archive_put_in_the_data_folder_is_used(server, fake_checksums,
+                                                   tmp_path, monkeypatch,
+                                                   capsys):
+  base, root, requests = server
+  serve(root, make_archive(CONTENTS))
+  monkeypatch.setattr(download, "DEFAULT_URL", base + "simple-examples.tgz")
+  (tmp_path / "data").mkdir()
+  archive = tmp_path / "data" / "simple-examples.tgz"
+  archive.write_bytes(make_archive(CONTENTS))
+  data_path = str(tmp_path / "data")
+  assert download.ensure_ptb_files(data_path) == data_path
+  assert listing(data_path) == sorted(reader.PTB_FILES +
+                                      ("simple-examples.tgz",))
+  assert requests == []  # nothing downloaded
+  assert capsys.readouterr().err.splitlines()[0] == (
+      "ptb.train.txt, ptb.valid.txt, ptb.test.txt not found in %s; taking "
+      "them from %s" % (data_path, archive))
+  # A damaged one is said, not passed over for a download.
+  os.remove(os.path.join(data_path, reader.TEST_FILE))
+  archive.write_bytes(make_archive(CONTENTS)[:100])
+  with pytest.raises(ValueError, match="archive is corrupt or truncated"):
+    download.ensure_ptb_files(data_path)
+  assert requests == []
 
 
 def test_an_archive_given_as_the_data_path_points_to_data_url(tmp_path):
