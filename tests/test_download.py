@@ -391,8 +391,10 @@ def test_an_archive_put_in_the_data_folder_is_used(server, fake_checksums,
   # A damaged one is said, not passed over for a download.
   os.remove(os.path.join(data_path, reader.TEST_FILE))
   archive.write_bytes(make_archive(CONTENTS)[:100])
-  with pytest.raises(ValueError, match="archive is corrupt or truncated"):
+  with pytest.raises(ValueError, match="archive is corrupt or truncated") as (
+      error):
     download.ensure_ptb_files(data_path)
+  assert "by hand" not in str(error.value)  # it was: no advice to do so
   assert requests == []
 
 
