@@ -118,7 +118,8 @@ def parse_args(argv):
 
   evaluate = command("evaluate", "test perplexity of the checkpoint on PTB")
   evaluate.add_argument("--data_path", default=None, type=os.path.expanduser,
-                        help="PTB folder (downloaded when missing); "
+                        help="PTB folder (when missing, taken from "
+                             "simple-examples.tgz in it, else downloaded); "
                              "default: data/ beside this script")
   evaluate.add_argument("--data_url", default=None,
                         help="simple-examples.tgz to download, a URL or "

@@ -36,8 +36,9 @@ import stopping
 flags.DEFINE_enum("model", "small", list(configs.PRESETS),
                   "Model preset: small, medium, large or test.")
 flags.DEFINE_string("data_path", None,
-                    "Folder with ptb.{train,valid,test}.txt; downloaded into "
-                    "it when missing. Default: data/ beside this script.")
+                    "Folder with ptb.{train,valid,test}.txt; when missing, "
+                    "taken from simple-examples.tgz in it, else downloaded "
+                    "into it. Default: data/ beside this script.")
 flags.DEFINE_string("data_url", None,
                     "Where to download simple-examples.tgz from (a URL, or "
                     "the path of the archive downloaded by hand). Default: "
