@@ -233,7 +233,11 @@ def read_input(args, word_to_id):
       raise no_words("the prompt", text, "give at least one word")
     return prompt
   if args.command == "generate":
-    return read(args.prompt)
+    prompt = read(args.prompt)
+    if args.prompt.strip() and not prompt:
+      print("note: the prompt has only punctuation, which the PTB files "
+            "leave out: the text starts a new sentence", file=sys.stderr)
+    return prompt
   if args.command == "score":
     text = read_text_to_score(args.file)
     lines = ([line.split() for line in text.splitlines()] if verbatim

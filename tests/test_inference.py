@@ -229,6 +229,12 @@ def test_free_text_reads_as_ptb_writes_it(trained, tmp_path, capsys):
   assert run("predict", "D E. \u201cA, B C") == run("predict", "d e <eos> a b c")
   assert run("generate", "--prompt=\u201cB C", "--top_k=1").out.startswith(
       "b c d e")
+  # A prompt of punctuation reads as none: a new sentence, and a note why.
+  unprompted = run("generate", "--num_words=5")
+  assert unprompted.err == ""
+  assert run("generate", "--prompt= ?! ", "--num_words=5") == (
+      unprompted.out, "note: the prompt has only punctuation, which the PTB "
+      "files leave out: the text starts a new sentence\n")
   # The note names the words read as <unk>; predictions go on.
   unknown = run("predict", "a zebra")
   assert unknown.err == ("note: not in the model's vocabulary, read as "
