@@ -34,6 +34,8 @@ import reader
 
 # How many unknown words the note on stderr names.
 MAX_NAMED_UNKNOWN = 10
+# Said of a prompt or text that reads as no words though it is not blank.
+ONLY_PUNCTUATION = "has only punctuation, which the PTB files leave out"
 
 
 def positive_int(text):
@@ -181,8 +183,7 @@ def no_words(what, text, wanted):
   """The error for a `text` that reads as no words: it is blank, or all it
   has is punctuation, which the PTB files (and so the model) leave out."""
   if text.strip():
-    return InputError("%s has only punctuation, which the PTB files leave "
-                      "out: %s" % (what, wanted))
+    return InputError("%s %s: %s" % (what, ONLY_PUNCTUATION, wanted))
   return InputError("%s is empty: %s" % (what, wanted))
 
 
@@ -235,8 +236,8 @@ def read_input(args, word_to_id):
   if args.command == "generate":
     prompt = read(args.prompt)
     if args.prompt.strip() and not prompt:
-      print("note: the prompt has only punctuation, which the PTB files "
-            "leave out: the text starts a new sentence", file=sys.stderr)
+      print("note: the prompt %s: the text starts a new sentence"
+            % ONLY_PUNCTUATION, file=sys.stderr)
     return prompt
   if args.command == "score":
     text = read_text_to_score(args.file)
