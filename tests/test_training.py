@@ -145,13 +145,13 @@ def read_scalars(folder):
   return scalars
 
 
-def test_training_loss_and_learning_rate_every_200_steps(toy_corpus,
-                                                         tmp_path):
+def test_summaries_every_200_steps_every_epoch_and_of_the_test(toy_corpus,
+                                                               tmp_path):
   data = reader.load_ptb(toy_corpus)
   save_path = str(tmp_path / "run")
   # 119 batches an epoch: global steps 200 and 400 fall in epochs 2 and 4.
-  trainer.train_and_evaluate(TOY.override(max_max_epoch=4), data,
-                             save_path=save_path, log=quiet)
+  _, _, test_perplexity = trainer.train_and_evaluate(
+      TOY.override(max_max_epoch=4), data, save_path=save_path, log=quiet)
   scalars = read_scalars(save_path)
   assert scalars["Learning Rate"] == {200: 0.5, 400: 0.125}
   loss = scalars["Training Loss"]
@@ -159,7 +159,10 @@ def test_training_loss_and_learning_rate_every_200_steps(toy_corpus,
   # The batch cost (5 steps summed) fell from ~5 log(9) towards the pattern's.
   assert loss[400] < loss[200] < 5 * math.log(9)
   assert scalars["valid_perplexity"].keys() == {1, 2, 3, 4}
-  for name in ("train", "valid"):  # each perplexity also as its loss
+  # The test pass's, at the last epoch.
+  assert scalars["test_perplexity"] == {
+      4: pytest.approx(test_perplexity, rel=1e-6)}  # stored as float32
+  for name in ("train", "valid", "test"):  # each perplexity also as its loss
     perplexity = scalars[name + "_perplexity"]
     assert scalars[name + "_loss"] == pytest.approx(
         {epoch: math.log(value) for epoch, value in perplexity.items()},
