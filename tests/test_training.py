@@ -353,3 +353,8 @@ def test_same_seed_same_run_other_seed_other_run(toy_corpus):
   other = trainer.train_and_evaluate(config, data, seed=2, log=quiet)
   assert first == again
   assert first != other
+  # Not only the initial weights: the dropout masks are the seed's too.
+  keys = [trainer.Trainer(config, seed=seed).dropout_keys()[0].numpy()
+          for seed in (1, 1, 2)]
+  np.testing.assert_array_equal(keys[0], keys[1])
+  assert not np.array_equal(keys[0], keys[2])
