@@ -3,6 +3,7 @@ import errno
 import json
 import math
 import os
+import types
 
 import numpy as np
 import pytest
@@ -75,6 +76,27 @@ def test_short_real_training_learns(ptb_path):
   end = model.run_epoch(valid).perplexity()
   assert start > 9000  # a fresh model is about uniform over 10,000 words
   assert end < start / 5  # about 1,100 after these 150 steps
+
+
+def test_speed_is_the_words_done_over_the_seconds_they_took(toy_corpus,
+                                                             monkeypatch):
+  data = reader.load_ptb(toy_corpus)
+  batches = reader.ptb_producer(data.train, 4, 5)  # 119 batches of 20 words
+  clock = [1000.0]
+  monkeypatch.setattr(trainer, "time", types.SimpleNamespace(
+      time=lambda: clock[0]))
+
+  def half_a_second_a_batch(*_):
+    clock[0] += 0.5
+
+  lines = []
+  trainer.Trainer(TOY).run_epoch(batches, log=lines.append,
+                                 after_step=half_a_second_a_batch)
+  # A line is printed after batch 10, 21, ... (counting from 0), before that
+  # batch's after_step: 11 batches' words in 10 half seconds, and so on.
+  assert [line.split()[-2] for line in lines] == [
+      "%.0f" % ((step + 1) * 20 / (step * 0.5))
+      for step in range(10, 119, 11)]
 
 
 @pytest.mark.parametrize("training", [True, False])
