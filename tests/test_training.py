@@ -299,9 +299,10 @@ class StopAfter:
 
 
 @pytest.mark.parametrize("where, batches_before, first_lines", [
-    # Epoch 1's training and validation, then 7 batches of epoch 2.
-    ("in epoch 2 at batch 7 of {train}", "train + valid + 7",
-     ["Epoch: 2 Learning rate: 0.500"]),
+    # Two epochs, then 7 batches of the last: its train perplexity, which
+    # the run returns, counts the 7 batches' saved costs.
+    ("in epoch 3 at batch 7 of {train}", "2 * (train + valid) + 7",
+     ["Epoch: 3 Learning rate: 0.250"]),
     # In the middle of epoch 2's validation: its training is kept.
     ("while validating epoch 2", "2 * train + valid + 3",
      ["Epoch: 2 Learning rate: 0.500", "Epoch: 2 Train Perplexity: "]),
