@@ -132,16 +132,20 @@ def test_dropout_on_the_embedded_inputs_and_between_layers():
 
   model.lstm_layer = recording_layer
   inputs = np.arange(40, dtype=np.int32).reshape(2, 20) % CONFIG.vocab_size
-  model(inputs, model.zero_state(2),
-        dropout_keys=model.dropout_keys(tf.constant([7, 9], tf.int64)))
+  keys, counters = model.dropout_keys(tf.constant([7, 9], tf.int64))
+  model(inputs, model.zero_state(2), dropout_keys=(keys, counters))
   embedded = model.embedding.numpy()[inputs]
   below = [embedded] + [outputs for _, outputs in calls[:-1]]
-  for (layer_input, _), undropped in zip(calls, below):
+  for index, ((layer_input, _), undropped) in enumerate(zip(calls, below)):
     kept = layer_input != 0
     # About half dropped, the rest exactly the undropped value scaled.
     assert 0.4 < 1 - kept.mean() < 0.6
     np.testing.assert_allclose(layer_input[kept],
                                undropped[kept] / keep_prob, rtol=1e-6)
+    # Each dropout draws a mask of its own: the k-th (0 the embedded
+    # inputs, k the output of layer k) from the k-th key.
+    np.testing.assert_array_equal(kept, keyed_dropout(
+        tf.ones(kept.shape), 1 - keep_prob, keys[index], counters[index]) != 0)
   # Without a dropout seed (evaluation) nothing is dropped.
   calls.clear()
   model(inputs, model.zero_state(2))
