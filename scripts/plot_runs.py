@@ -41,6 +41,14 @@ def read_log(path):
   return curves, test
 
 
+def panel_title(name, curves, test):
+  """The log's name and its test perplexity, or, for a run without one (still
+  going, or ended early), how many epochs it has."""
+  if test is not None:
+    return "%s (test %.3f)" % (name, test)
+  return "%s (%d epochs, not finished)" % (name, max(curves["Train"]))
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("logs", nargs="+")
@@ -75,8 +83,8 @@ def main(argv=None):
                       fmt="x", color="black", capsize=3, markersize=8,
                       label="published re-runs" if index == 0 and
                       color == "tab:blue" else None)
-    title = name + (" (test %.3f)" % test if test else " (in progress)")
-    axis.set(title=title, xlabel="epoch", ylabel="perplexity", yscale="log")
+    axis.set(title=panel_title(name, curves, test), xlabel="epoch",
+             ylabel="perplexity", yscale="log")
     # Whole epochs, from 0 on, also for a run that has finished one.
     axis.set_xlim(0, max(curves["Train"]) + 1)
     axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))

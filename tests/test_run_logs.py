@@ -105,6 +105,18 @@ def test_plot_reads_the_epochs_of_a_resumed_run(tmp_path):
   assert test == 140.5
 
 
+def test_plot_titles_name_the_test_or_the_epochs_of_a_run_without_one(
+    tmp_path):
+  (tmp_path / "run.log").write_text(LOG)
+  curves, test = plot_runs.read_log(str(tmp_path / "run.log"))
+  assert plot_runs.panel_title("medium", curves, test) == (
+      "medium (test 140.500)")
+  (tmp_path / "run.log").write_text(LOG.split("Test Perplexity")[0])
+  curves, test = plot_runs.read_log(str(tmp_path / "run.log"))
+  assert plot_runs.panel_title("large", curves, test) == (
+      "large (2 epochs, not finished)")
+
+
 def test_run_time_of_a_missing_log_is_one_line(tmp_path):
   with pytest.raises(SystemExit) as exited:
     run_time.main(str(tmp_path / "none.log"))
