@@ -46,7 +46,9 @@ def panel_title(name, curves, test):
   going, or ended early), how many epochs it has."""
   if test is not None:
     return "%s (test %.3f)" % (name, test)
-  return "%s (%d epochs, not finished)" % (name, max(curves["Train"]))
+  epochs = max(curves["Train"])
+  return "%s (%d epoch%s, not finished)" % (name, epochs,
+                                            "" if epochs == 1 else "s")
 
 
 def main(argv=None):

@@ -33,6 +33,16 @@ def test_cpuinfo_is_read_from_the_first_processor(tmp_path):
   assert environment.cpuinfo_fields(str(tmp_path / "none")) == {}
 
 
+def test_a_byte_that_is_not_utf8_in_cpuinfo_does_not_stop_the_run(tmp_path):
+  # A name field in another encoding (Latin-1 "\xae" for a registered sign)
+  # must not cost a long run its log line.
+  path = tmp_path / "cpuinfo"
+  path.write_bytes(CPUINFO.replace("7B13", "7B13\xae").encode("latin-1"))
+  fields = environment.cpuinfo_fields(str(path))
+  assert fields["model name"] == "AMD EPYC 7B13\ufffd"
+  assert fields["cpu family"] == "25"
+
+
 @pytest.mark.parametrize("flags, kind", [
     ("fpu avx avx2 avx512f avx512bw amx_tile", "AVX-512"),
     ("fpu sse2 avx avx2 fma", "AVX2"),

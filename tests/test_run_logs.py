@@ -115,6 +115,9 @@ def test_plot_titles_name_the_test_or_the_epochs_of_a_run_without_one(
   curves, test = plot_runs.read_log(str(tmp_path / "run.log"))
   assert plot_runs.panel_title("large", curves, test) == (
       "large (2 epochs, not finished)")
+  del curves["Train"][2]
+  assert plot_runs.panel_title("large", curves, test) == (
+      "large (1 epoch, not finished)")
 
 
 def test_run_time_of_a_missing_log_is_one_line(tmp_path):
