@@ -147,6 +147,7 @@ def error_line(result):
     (["--num_gpus=2", "--num_cpu_devices=2"],
      "--num_gpus=2 and --num_cpu_devices=2: choose one"),
     (["--num_cpu_devices=0"], "--num_cpu_devices must be 1 or more, got 0"),
+    (["--num_gpus=-1"], "--num_gpus must be 0 or more, got -1"),
     (["--connect_timeout_secs=nan"], "--connect_timeout_secs must be a "
                                      "positive number of seconds, got nan"),
 ])
