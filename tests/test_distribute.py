@@ -310,3 +310,13 @@ def test_a_worker_alone_gives_up_with_a_clear_error(toy_corpus):
   assert result.returncode != 0
   assert ("error: worker 0 of %s could not reach the other workers within "
           "5 s" % ", ".join(workers)) in result.stderr
+
+
+def test_a_lost_connection_outside_a_cluster_is_not_blamed_on_workers(
+    monkeypatch):
+  # Without TF_CONFIG there are no workers to have lost: TensorFlow's own
+  # error goes on as it is.
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  with pytest.raises(tf.errors.UnavailableError, match="socket closed"):
+    with distribute.lost_workers_reported():
+      raise tf.errors.UnavailableError(None, None, "socket closed")
