@@ -24,6 +24,15 @@ def test_too_short_data_names_the_shape():
     reader.ptb_producer(EXAMPLE, batch_size=3, num_steps=5)
 
 
+@pytest.mark.parametrize("batch_size, num_steps", [(0, 2), (3, 0), (-1, 2)])
+def test_a_shape_that_is_not_positive_is_a_clear_error(batch_size, num_steps):
+  # Not a division by zero, nor rows of a negative length.
+  with pytest.raises(ValueError, match="^batch_size and num_steps must be "
+                     "positive, got batch_size=%d, num_steps=%d$"
+                     % (batch_size, num_steps)):
+    reader.ptb_producer(EXAMPLE, batch_size, num_steps)
+
+
 def test_vocabulary_order_and_ids(tmp_path):
   # First seen in the order c z a <eos> b: ties are broken by the word, not
   # by where it first appears.
