@@ -1,5 +1,6 @@
 """The download path, against archives served from 127.0.0.1."""
 
+import errno
 import functools
 import hashlib
 import http.server
@@ -414,6 +415,21 @@ def test_what_is_neither_a_file_nor_a_url_is_said(tmp_path, url, reason):
     download.ensure_ptb_files(str(tmp_path / "data"), url)
   assert str(error.value) == "could not download %s: %s" % (url, reason)
   assert not (tmp_path / "data").exists()
+
+
+def test_a_host_that_refuses_is_said_by_its_reason(tmp_path):
+  # urllib wraps the refusal as "<urlopen error [Errno 111] ...>": the
+  # line gives only the reason.
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  url = "http://127.0.0.1:%d/simple-examples.tgz" % listener.getsockname()[1]
+  try:  # bound, not listening: connections to it are refused
+    with pytest.raises(ValueError) as error:
+      download.ensure_ptb_files(str(tmp_path / "data"), url)
+  finally:
+    listener.close()
+  assert str(error.value) == ("could not download %s: [Errno %d] Connection "
+                              "refused" % (url, errno.ECONNREFUSED))
 
 
 def test_a_connection_cut_mid_answer_is_said(tmp_path):
