@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
@@ -106,3 +107,18 @@ def test_a_run_that_ends_between_our_open_and_our_lock(tmp_path, monkeypatch):
     assert os.stat(lock_file).st_ino == opened_inodes[1]
     assert folder_lock.holder(str(tmp_path)).startswith(
         "process %d on " % os.getpid())
+
+
+def test_an_export_folder_must_be_new_and_under_a_folder(tmp_path):
+  (tmp_path / "taken").mkdir()
+  with pytest.raises(ValueError, match="^%s already exists; export into a new "
+                     "folder$" % re.escape(str(tmp_path / "taken"))):
+    folder_lock.check_export_folder(str(tmp_path / "taken"))
+  (tmp_path / "notes.txt").write_text("")
+  a_file = str(tmp_path / "notes.txt")
+  inside_a_file = os.path.join(a_file, "model")
+  with pytest.raises(ValueError, match="^cannot export into %s: %s is a file, "
+                     "not a folder$" % (re.escape(inside_a_file),
+                                        re.escape(a_file))):
+    folder_lock.check_export_folder(inside_a_file)
+  folder_lock.check_export_folder(str(tmp_path / "new" / "model"))  # fine
