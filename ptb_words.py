@@ -24,7 +24,8 @@ SENTENCE_ENDS = ".!?"
 SPLIT_PREFIXES = ("$", "#")
 # Longer tokens are left as they are (PTB's longest word has 19 characters).
 LONGEST_WORD = 100
-NUMERIC = re.compile(r"[+-]?(\d+([,.:/]\d+)*|\.\d+)$")
+# (".5" needs no case of its own: the full stop is peeled off first.)
+NUMERIC = re.compile(r"[+-]?\d+([,.:/]\d+)*$")
 # Typographic quotes, as word processors write them, to the PTB's plain ones.
 PLAIN_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'",
                               "\u201c": '"', "\u201d": '"'})

@@ -3,6 +3,7 @@ which errors mean a full disk. (A closed output pipe is tested on the
 command line, test_cli.py: its handling redirects standard output.)"""
 
 import errno
+import signal
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_other_failures_are_not_swallowed():
     (OSError(errno.ENOSPC, "No space left on device"), True),
     (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
     (OSError(errno.EACCES, "Permission denied"), False),
+    # An OSError raised with a message only, as some libraries do.
+    (OSError("write failed: No space left on device"), True),
     # TensorFlow's own writes fail with a ResourceExhaustedError, the type
     # it also raises for memory: only its message tells them apart.
     (RuntimeError("ckpt-2_temp/part-0; No space left on device"), True),
@@ -58,3 +61,33 @@ def test_other_failures_are_not_swallowed():
 ])
 def test_a_full_disk_is_told_from_other_failures(error, full):
   assert errors.is_disk_full(error) == full
+
+
+def test_sizes_in_words():
+  assert [errors.size_text(count) for count in
+          (264_600_000, 17_300_000, 100_000, 99_999, 12_345)] == [
+              "264.6 MB", "17.3 MB", "0.1 MB", "99 kB", "12 kB"]
+
+
+def test_a_failure_removes_the_folders_made_for_it_and_no_more(tmp_path):
+  (tmp_path / "existing").mkdir()  # empty, but the user's: it stays
+  target = tmp_path / "existing" / "made" / "for" / "it"
+  outermost = errors.outermost_missing_folder(str(target))
+  assert outermost == str(tmp_path / "existing" / "made")
+  target.mkdir(parents=True)
+  errors.remove_empty_folders(str(target), outermost)
+  assert sorted(p.name for p in tmp_path.rglob("*")) == ["existing"]
+
+
+def test_the_sigterm_handler_is_given_back(tmp_path):
+  """After the folder is written, SIGTERM is the program's own again (the
+  trainer's save-and-stop, after a download): not a removal of the folder."""
+  def own_handler(signum, frame):
+    del signum, frame
+  previous = signal.signal(signal.SIGTERM, own_handler)
+  try:
+    with errors.removed_on_sigterm(str(tmp_path), "stopped"):
+      assert signal.getsignal(signal.SIGTERM) is not own_handler
+    assert signal.getsignal(signal.SIGTERM) is own_handler
+  finally:
+    signal.signal(signal.SIGTERM, previous)

@@ -12,13 +12,14 @@ import reader
 VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
               "rise", "in", "bills", "u.s.", "mr.", "smith", "hello",
               "quietly", "she", "said", "1980s", "30-year", "N", "$", "#",
-              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'80s", "he", "no",
+              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'d", "'80s", "he", "no",
               "then", "left", "fell", "etc."}
 
 
 @pytest.mark.parametrize("text, words", [
     ("The Stock MARKET", "the stock market"),
     ("It's", "it 's"),
+    ("He'd", "he 'd"),
     ("don't can't won't", "do n't ca n't wo n't"),
     ("investors' rise", "investors ' rise"),
     ("The market's 5.5% rise, in $1,000 bills. It fell.",
