@@ -12,8 +12,8 @@ import reader
 VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
               "rise", "in", "bills", "u.s.", "mr.", "smith", "hello",
               "quietly", "she", "said", "1980s", "30-year", "N", "$", "#",
-              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'d", "'80s", "he", "no",
-              "then", "left", "fell", "etc."}
+              "&", "<unk>", "<eos>", "'s", "n't", "'", "'re", "'d", "'80s",
+              "he", "no", "then", "left", "fell", "etc."}
 
 
 @pytest.mark.parametrize("text, words", [
