@@ -1,6 +1,7 @@
 """A damaged checkpoint folder is one clear error for both programs, never a
 traceback and never a silent fresh start."""
 
+import json
 import os
 import re
 import shutil
@@ -144,6 +145,21 @@ def test_the_programs_print_one_line(saved_run, tmp_path, program):
   assert result.stderr.splitlines()[-1].startswith(
       "error: cannot restore %s" % (folder / "ckpt-2")), result.stderr
   assert result.stdout == ""
+
+
+def test_a_config_json_of_other_weights_than_the_checkpoints(saved_run,
+                                                            tmp_path, capsys):
+  """config.json says two layers, the checkpoint holds one: the second
+  layer's weights would be left at their random start, giving nonsense."""
+  folder = tmp_path / "run"
+  shutil.copytree(saved_run[0], folder)
+  (folder / "config.json").write_text(
+      json.dumps(CONFIG.override(num_layers=2).to_dict()))
+  assert lm.main(["predict", "a b", "--checkpoint=" + str(folder)]) == 1
+  error = capsys.readouterr().err
+  assert error.startswith("error: cannot restore %s, the checkpoint is "
+                          "damaged or of another model: " % (folder / "ckpt-2"))
+  assert len(error.splitlines()) == 1, error
 
 
 @pytest.mark.parametrize("message, gist", [

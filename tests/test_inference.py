@@ -15,8 +15,10 @@ from conftest import ROOT, patterned_lines, write_corpus
 from conftest import run_lm
 from conftest import run_terminated_once_a_folder_is_made
 import configs
+from errors import InputError
 import inference
 import lm
+from model import PTBModel
 import reader
 import trainer
 
@@ -86,6 +88,24 @@ def test_temperature_shapes_the_samples(trained):
   # A very high one draws every word alike.
   words = model.generate(300, ["a"], seed=1, temperature=1e300)
   assert set(words) == set(model.id_to_word)
+
+
+def test_the_library_refuses_what_the_command_line_does():
+  """lm.py checks its arguments before the model loads; a program using
+  LanguageModel directly gets the same refusals from the model itself. The
+  model here (untrained) is of a corpus of one line, without a line end."""
+  model = inference.LanguageModel(
+      PTBModel(configs.TEST.override(vocab_size=3)), {"a": 0, "b": 1, "c": 2})
+  for temperature in [0, 0.0, -1.0]:
+    with pytest.raises(InputError, match="temperature must be positive"):
+      model.generate(3, ["a"], temperature=temperature)
+  with pytest.raises(InputError, match="no <eos> to start a sentence with"):
+    model.generate(3)
+  # A line end the vocabulary lacks is dropped, as the reader drops it.
+  with pytest.raises(InputError, match="too short to score: it needs two"):
+    model.score_lines([["a"]], "the text")
+  assert model.score_lines([["a", "b"]], "the text")[1] == [
+      (pytest.approx(np.log(1 / 3), abs=0.05), 1)]
 
 
 def test_generated_text_streams_and_stops_when_its_reader_does(trained):
@@ -412,6 +432,8 @@ print(json.dumps({"logits": out["logits"].numpy().tolist(), "vocab": vocab}))
   output = json.loads(result.stdout.strip().splitlines()[-1])
   np.testing.assert_allclose(output["logits"], expected.numpy(), atol=1e-5)
   assert output["vocab"] == model.id_to_word
+  # Nothing of the writing is left beside it.
+  assert os.listdir(tmp_path / "models") == ["exported"]
 
 
 @pytest.mark.parametrize("args, message", [

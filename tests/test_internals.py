@@ -180,6 +180,12 @@ def test_plot_colour_ranges(tmp_path):
   pyplot.close("all")
 
 
+def test_a_plot_named_without_an_extension_is_a_png(tmp_path):
+  pytest.importorskip("matplotlib")
+  assert internals.plotter(str(tmp_path / "gates"))[1] == "png"
+  assert internals.plotter(str(tmp_path / "gates.SVG"))[1] == "svg"
+
+
 def nearest_by_numpy(vectors, index, top):
   unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
   similarity = unit @ unit[index]
@@ -253,10 +259,11 @@ def test_bad_input_is_one_line(checkpoints_of, args, message, capsys):
 
 
 def test_table_shares_are_of_the_units():
-  layer = {"forget_gate": np.array([[0.05, 0.5, 0.95, 0.99]]),
+  # Nearly shut is under 0.1, nearly open over 0.9: not 0.15 nor 0.85.
+  layer = {"forget_gate": np.array([[0.05, 0.15, 0.5, 0.85, 0.95, 0.99]]),
            "cell_state": np.array([[-2.0, 2.0, 1.0, -1.0]])}
   lines = internals.table(["w"], [layer])
-  assert lines[3].split() == ["w", "0.62", "25%", "50%", "1.500"]
+  assert lines[3].split() == ["w", "0.58", "17%", "33%", "1.500"]
 
 
 def import_gate_statistics():
