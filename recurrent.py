@@ -147,13 +147,25 @@ def block_lstm_layer(inputs, c, h, kernel, bias):
 
 
 def cudnn_lstm_layer(inputs, c, h, kernel, bias):
-  """lstm_layer through cuDNN (GPU only), from the same weights.
+  """lstm_layer through cuDNN (GPU only), from the same weights."""
+  outputs, h, c, _ = tf.raw_ops.CudnnRNN(
+      input=tf.transpose(inputs, [1, 0, 2]), input_h=h[None],
+      input_c=c[None], params=cudnn_params(kernel, bias), rnn_mode="lstm",
+      is_training=True)
+  return tf.transpose(outputs, [1, 0, 2]), c[0], h[0]
 
-  cuDNN orders the gates i, f, j, o and keeps the input and recurrent
-  matrices, and two biases, apart in one flat parameter buffer; the input
-  bias is zero so that the sum of the two is this model's bias.
+
+def cudnn_params(kernel, bias):
+  """The flat parameter buffer cuDNN's LSTM reads, from this model's kernel
+  [input_size + hidden, 4 * hidden] and bias [4 * hidden].
+
+  cuDNN orders the gates i, f, j, o and keeps them apart: the four input
+  matrices, the four recurrent ones (each [hidden, rows], row-major: the
+  transpose of this kernel's block), then four input biases and four
+  recurrent ones. The input biases are zero so that the sum of the two is
+  this model's bias.
   """
-  input_size = inputs.shape[-1]
+  input_size = kernel.shape[0] - kernel.shape[1] // 4
 
   def cudnn_gate_order(matrix):
     i, j, f, o = tf.split(matrix, 4, axis=-1)
@@ -162,12 +174,8 @@ def cudnn_lstm_layer(inputs, c, h, kernel, bias):
   matrices = (cudnn_gate_order(kernel[:input_size])
               + cudnn_gate_order(kernel[input_size:]))
   biases = cudnn_gate_order(tf.zeros_like(bias)) + cudnn_gate_order(bias)
-  params = tf.concat([tf.reshape(tf.transpose(m), [-1]) for m in matrices]
-                     + [tf.reshape(b, [-1]) for b in biases], axis=0)
-  outputs, h, c, _ = tf.raw_ops.CudnnRNN(
-      input=tf.transpose(inputs, [1, 0, 2]), input_h=h[None],
-      input_c=c[None], params=params, rnn_mode="lstm", is_training=True)
-  return tf.transpose(outputs, [1, 0, 2]), c[0], h[0]
+  return tf.concat([tf.reshape(tf.transpose(m), [-1]) for m in matrices]
+                   + [tf.reshape(b, [-1]) for b in biases], axis=0)
 
 
 LSTM_LAYERS = {"basic": lstm_layer, "block": block_lstm_layer,

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import configs
+import recurrent
 from recurrent import lstm_layer
 from model import keyed_dropout, PTBModel, sequence_cost
 import reader
@@ -287,3 +288,38 @@ def test_gpu_only_options_say_so_on_a_cpu():
     Trainer(CONFIG, rnn_mode="cudnn")
   with pytest.raises(ValueError, match="--use_fp16 needs a GPU"):
     Trainer(CONFIG, use_fp16=True)
+
+
+def test_the_cudnn_buffer_holds_each_weight_where_cudnn_reads_it():
+  """--rnn_mode cudnn needs a GPU to run; what it hands cuDNN can be checked
+  without one. Read back in cuDNN's layout (input matrices W_i, W_f, W_c,
+  W_o, each [hidden, input_size] row-major; recurrent R_i .. R_o [hidden,
+  hidden]; biases b_W then b_R), cuDNN's LSTM equations compute what
+  lstm_layer computes."""
+  rng = np.random.default_rng(7)
+  batch, steps, input_size, hidden = 2, 5, 4, 3
+
+  def random(*shape):
+    return rng.uniform(-1, 1, shape).astype(np.float32)
+
+  inputs, c0, h0 = (random(batch, steps, input_size), random(batch, hidden),
+                    random(batch, hidden))
+  kernel, bias = random(input_size + hidden, 4 * hidden), random(4 * hidden)
+  params = recurrent.cudnn_params(tf.constant(kernel), tf.constant(bias))
+  sizes = [hidden * input_size] * 4 + [hidden * hidden] * 4 + [hidden] * 8
+  assert params.shape == [sum(sizes)]
+  pieces = np.split(params.numpy(), np.cumsum(sizes)[:-1])
+  w = [piece.reshape(hidden, input_size) for piece in pieces[:4]]
+  r = [piece.reshape(hidden, hidden) for piece in pieces[4:8]]
+  b = [b_w + b_r for b_w, b_r in zip(pieces[8:12], pieces[12:16])]
+  c, h, outputs = c0, h0, []
+  for t in range(steps):
+    i, f, candidate, o = (inputs[:, t] @ w[k].T + h @ r[k].T + b[k]
+                          for k in range(4))
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(candidate)
+    h = sigmoid(o) * np.tanh(c)
+    outputs.append(h)
+  expected = lstm_layer(*map(tf.constant, (inputs, c0, h0, kernel, bias)))
+  np.testing.assert_allclose(np.stack(outputs, axis=1), expected[0],
+                             atol=1e-5)
+  np.testing.assert_allclose(c, expected[1], atol=1e-5)
