@@ -66,8 +66,14 @@ def test_the_processor_is_its_name_family_model_and_vector_width(
 
 def test_without_cpuinfo_the_platform_names_the_processor(monkeypatch):
   monkeypatch.setattr(environment, "cpuinfo_fields", dict)
-  assert environment.processor() == (
-      platform.processor() or platform.machine() or "unknown processor")
+  # As on macOS on Apple silicon: a processor name, then only the machine.
+  monkeypatch.setattr(platform, "processor", lambda: "arm")
+  monkeypatch.setattr(platform, "machine", lambda: "arm64")
+  assert environment.processor() == "arm"
+  monkeypatch.setattr(platform, "processor", lambda: "")
+  assert environment.processor() == "arm64"
+  monkeypatch.setattr(platform, "machine", lambda: "")
+  assert environment.processor() == "unknown processor"
 
 
 def test_the_line_names_each_version_and_the_cores(monkeypatch):
