@@ -298,18 +298,20 @@ class StopAfter:
     return self.remaining <= 0
 
 
-@pytest.mark.parametrize("where, batches_before, first_lines", [
+@pytest.mark.parametrize("where, batches_before, first_lines, trained", [
     # Two epochs, then 7 batches of the last: its train perplexity, which
     # the run returns, counts the 7 batches' saved costs.
     ("in epoch 3 at batch 7 of {train}", "2 * (train + valid) + 7",
-     ["Epoch: 3 Learning rate: 0.250"]),
+     ["Epoch: 3 Learning rate: 0.250"], "2 * train + 7"),
     # In the middle of epoch 2's validation: its training is kept.
     ("while validating epoch 2", "2 * train + valid + 3",
-     ["Epoch: 2 Learning rate: 0.500", "Epoch: 2 Train Perplexity: "]),
-    ("in the test pass", "3 * (train + valid) + 1", ["Test Perplexity: "]),
+     ["Epoch: 2 Learning rate: 0.500", "Epoch: 2 Train Perplexity: "],
+     "2 * train"),
+    ("in the test pass", "3 * (train + valid) + 1", ["Test Perplexity: "],
+     "3 * train"),
 ])
 def test_interrupted_run_resumes_to_the_same_result(
-    toy_corpus, tmp_path, where, batches_before, first_lines):
+    toy_corpus, tmp_path, where, batches_before, first_lines, trained):
   data = reader.load_ptb(toy_corpus)
   config = TOY.override(keep_prob=0.5)  # dropout draws must resume too
   uninterrupted = unstopped_toy_run(config, 5)
@@ -327,8 +329,23 @@ def test_interrupted_run_resumes_to_the_same_result(
   for line, start in zip(lines, first_lines):
     assert line.startswith(start), lines
   # A run resumed after its last epoch only tests: no train/valid figures.
-  trained = uninterrupted if resumed[0] else uninterrupted[2:]
-  assert [p for p in resumed if p] == pytest.approx(trained, rel=1e-5)
+  expected = uninterrupted if resumed[0] else uninterrupted[2:]
+  assert [p for p in resumed if p] == pytest.approx(expected, rel=1e-5)
+  # Each stretch's Environment text is at the training step it started
+  # from: 0, then the batches trained before the stop.
+  assert environment_steps(save_path) == [0, eval(trained, {}, sizes)]
+
+
+def environment_steps(folder):
+  """The steps of the Environment texts in `folder`'s event files."""
+  steps = []
+  for name in sorted(os.listdir(folder)):
+    if name.startswith("events.out.tfevents"):
+      for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+        event = event_pb2.Event.FromString(record.numpy())
+        steps += [event.step for value in event.summary.value
+                  if value.tag == "Environment"]
+  return sorted(steps)
 
 
 def stop_toy_run_after(batches, data, save_path):
