@@ -1,5 +1,6 @@
 """Replicated training (tf.distribute) computes what one device computes."""
 
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import configs
 import distribute
 import reader
 import stopping
+from test_training import StopAfter
 import trainer
 
 CONFIG = configs.TEST.override(hidden_size=16, num_steps=5, batch_size=4,
@@ -257,19 +259,27 @@ def test_a_stop_reaching_one_worker_stops_all_at_the_same_batch(
   assert resumed[-1] == pytest.approx(expected[-1], rel=1e-4)
 
 
-def test_workers_that_would_resume_at_different_points_refuse(toy_corpus,
-                                                              tmp_path):
+@pytest.mark.parametrize("batches, chief_at", [
+    (None, "epoch 2 batch 0"),  # a whole epoch (--max_max_epoch=1) saved
+    (3, "epoch 1 batch 3"),  # the same epoch, another batch
+])
+def test_workers_that_would_resume_at_different_points_refuse(
+    toy_corpus, tmp_path, batches, chief_at):
   """The second worker cannot see the chief's checkpoint (its --save_path is
   another, empty folder): both say so in one line rather than train on
   mismatched steps."""
-  trainer.train_and_evaluate(  # what ptb_word_lm.py --max_max_epoch=1 saves
-      TOY_CONFIG.override(max_max_epoch=1), reader.load_ptb(toy_corpus),
-      save_path=str(tmp_path / "run"), log=lambda _: None)
+  stops = contextlib.nullcontext() if batches is None else pytest.raises(
+      stopping.Interrupted)
+  with stops:
+    trainer.train_and_evaluate(
+        TOY_CONFIG.override(max_max_epoch=1), reader.load_ptb(toy_corpus),
+        save_path=str(tmp_path / "run"), log=lambda _: None,
+        stop_requested=batches and StopAfter(batches))
   _, processes = start_workers(toy_corpus, None, save_paths=[
       tmp_path / "run", tmp_path / "elsewhere"])
   outputs = finish(processes)
   assert [p.returncode for p in processes] == [1, 1], outputs
-  for where, (_, err) in zip(["epoch 2 batch 0", "epoch 1 batch 0"], outputs):
+  for where, (_, err) in zip([chief_at, "epoch 1 batch 0"], outputs):
     assert error_line_of(err) == (
         "error: the workers would resume at different points (%s here); "
         "every worker must read the chief's checkpoint: give all the same "
