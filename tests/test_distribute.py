@@ -274,7 +274,7 @@ def test_workers_that_would_resume_at_different_points_refuse(
     trainer.train_and_evaluate(
         TOY_CONFIG.override(max_max_epoch=1), reader.load_ptb(toy_corpus),
         save_path=str(tmp_path / "run"), log=lambda _: None,
-        stop_requested=batches and StopAfter(batches))
+        stop_requested=StopAfter(batches) if batches else None)
   _, processes = start_workers(toy_corpus, None, save_paths=[
       tmp_path / "run", tmp_path / "elsewhere"])
   outputs = finish(processes)

@@ -2,15 +2,13 @@
 the periodic saves' clock and the Environment text."""
 
 import math
-import os
 
 import pytest
 import tensorflow as tf
-from tensorflow.core.util import event_pb2
 
 import environment
 import supervisor
-from test_training import read_scalars
+from test_training import read_scalars, summary_values
 
 
 class CountingCheckpoint:
@@ -76,11 +74,7 @@ def test_each_stretch_names_its_versions_and_processor(tmp_path):
   watch = supervisor.Supervisor(summary_folder=str(tmp_path))
   watch.describe_environment(global_step=7)
   watch.summaries.flush()
-  texts = []
-  for name in os.listdir(tmp_path):
-    for record in tf.data.TFRecordDataset(str(tmp_path / name)):
-      event = event_pb2.Event.FromString(record.numpy())
-      texts += [(value.tag, event.step, tf.make_ndarray(value.tensor).item())
-                for value in event.summary.value]
+  texts = [(value.tag, step, tf.make_ndarray(value.tensor).item())
+           for step, value in summary_values(tmp_path)]
   assert texts == [("Environment", 7, environment.describe().encode())]
   assert b"TensorFlow 2." in texts[0][2] and b"NumPy" in texts[0][2]

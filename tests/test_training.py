@@ -152,18 +152,24 @@ def test_a_finished_run_says_only_the_test_pass_is_left(epochs, trained):
       "left" % (trained, epochs))
 
 
-def read_scalars(folder):
-  """{tag: {step: value}} of the TensorBoard event files in `folder`."""
-  scalars = {}
-  for name in os.listdir(folder):
+def summary_values(folder):
+  """(step, summary value) of everything in `folder`'s TensorBoard event
+  files."""
+  for name in sorted(os.listdir(folder)):
     if name.startswith("events.out.tfevents"):
       for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
         event = event_pb2.Event.FromString(record.numpy())
         for value in event.summary.value:
-          if value.tensor.dtype != tf.float32.as_datatype_enum:
-            continue  # the Environment text
-          scalars.setdefault(value.tag, {})[event.step] = float(
-              tf.make_ndarray(value.tensor))
+          yield event.step, value
+
+
+def read_scalars(folder):
+  """{tag: {step: value}} of the TensorBoard event files in `folder`."""
+  scalars = {}
+  for step, value in summary_values(folder):
+    if value.tensor.dtype == tf.float32.as_datatype_enum:  # not the text
+      scalars.setdefault(value.tag, {})[step] = float(
+          tf.make_ndarray(value.tensor))
   return scalars
 
 
@@ -333,19 +339,8 @@ def test_interrupted_run_resumes_to_the_same_result(
   assert [p for p in resumed if p] == pytest.approx(expected, rel=1e-5)
   # Each stretch's Environment text is at the training step it started
   # from: 0, then the batches trained before the stop.
-  assert environment_steps(save_path) == [0, eval(trained, {}, sizes)]
-
-
-def environment_steps(folder):
-  """The steps of the Environment texts in `folder`'s event files."""
-  steps = []
-  for name in sorted(os.listdir(folder)):
-    if name.startswith("events.out.tfevents"):
-      for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
-        event = event_pb2.Event.FromString(record.numpy())
-        steps += [event.step for value in event.summary.value
-                  if value.tag == "Environment"]
-  return sorted(steps)
+  assert sorted(step for step, value in summary_values(save_path)
+                if value.tag == "Environment") == [0, eval(trained, {}, sizes)]
 
 
 def stop_toy_run_after(batches, data, save_path):
