@@ -165,6 +165,33 @@ def test_bad_tf_config(toy_corpus):
   assert line.startswith("error: TF_CONFIG is not a cluster of workers")
 
 
+@pytest.mark.parametrize("text, why", [
+    ('{"cluster": {"worker": ["a:1", "b:1"]}, '
+     '"task": {"type": "worker", "index": 2}}', "not one of the 2 workers"),
+    ('{"cluster": {"worker": ["a:1", "b:1"]}, '
+     '"task": {"type": "worker", "index": -1}}', "not one of the 2 workers"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}',
+     "not one of the 1 workers"),
+    ('{"cluster": {"ps": ["a:1"]}, "task": {"type": "ps", "index": 0}}',
+     "'worker'"),
+    ('{"cluster": {"worker": ["a:1"]}}', "'task'"),
+    ("worker 0", "Expecting value"),
+])
+def test_a_tf_config_must_place_this_task_among_the_workers(monkeypatch, text,
+                                                            why):
+  monkeypatch.setenv("TF_CONFIG", text)
+  with pytest.raises(ValueError, match="^TF_CONFIG is not a cluster of "
+                     "workers with this task's place in it: .*%s" % why):
+    distribute.cluster_from_environment()
+
+
+def test_the_last_worker_of_a_tf_config_is_a_place(monkeypatch):
+  monkeypatch.setenv("TF_CONFIG", distribute.local_cluster(3)[2])
+  cluster = distribute.cluster_from_environment()
+  assert cluster["task"] == {"type": "worker", "index": 2}
+  assert not distribute.is_chief()
+
+
 def local_cluster(count):
   """The workers' addresses and their TF_CONFIG values."""
   values = distribute.local_cluster(count)
