@@ -295,13 +295,14 @@ def test_workers_that_would_resume_at_different_points_refuse(
   """The second worker cannot see the chief's checkpoint (its --save_path is
   another, empty folder): both say so in one line rather than train on
   mismatched steps."""
-  stops = contextlib.nullcontext() if batches is None else pytest.raises(
-      stopping.Interrupted)
+  stop = StopAfter(batches) if batches else None
+  stops = pytest.raises(stopping.Interrupted) if stop else (
+      contextlib.nullcontext())
   with stops:
     trainer.train_and_evaluate(
         TOY_CONFIG.override(max_max_epoch=1), reader.load_ptb(toy_corpus),
         save_path=str(tmp_path / "run"), log=lambda _: None,
-        stop_requested=StopAfter(batches) if batches else None)
+        stop_requested=stop)
   _, processes = start_workers(toy_corpus, None, save_paths=[
       tmp_path / "run", tmp_path / "elsewhere"])
   outputs = finish(processes)
