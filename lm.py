@@ -149,7 +149,9 @@ def parse_args(argv):
                       "model's embedding (and softmax weight, if not tied)")
   neighbors.add_argument("word", help="one word, e.g. company (read as the "
                          "PTB files write it: Money is money, 1987 is N)")
-  neighbors.add_argument("--top", type=positive_int, default=10,
+  # --top_k as in predict and generate; --top, its first name, still works
+  # as argparse takes any unambiguous abbreviation.
+  neighbors.add_argument("--top_k", type=positive_int, default=10,
                          help="how many words (default: %(default)s)")
   takes_text(neighbors)
   return parser.parse_args(argv)
@@ -319,7 +321,7 @@ def run(args):
       internals.save_npz(args.save, shown, layers)
     print("\n".join(internals.table(shown, layers)))
   elif args.command == "neighbors":
-    for space, nearest in lm.neighbors(given, args.top).items():
+    for space, nearest in lm.neighbors(given, args.top_k).items():
       print("nearest to %s in the %s:" % (given, space))
       for word, similarity in nearest:
         print("  %-15s %.4f" % (word, similarity))

@@ -209,7 +209,7 @@ def test_neighbors(checkpoints_of, capsys):
   tied = inference.LanguageModel.load(checkpoints_of["lstm-tied"])
   assert list(tied.neighbors("c", 3)) == ["input embedding"]
   result = run_lm(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
-                  "c", "--top", "2")
+                  "c", "--top_k", "2")
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
   assert lines[0] == "nearest to c in the input embedding:"
