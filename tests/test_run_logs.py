@@ -127,6 +127,37 @@ def test_run_time_of_a_missing_log_is_one_line(tmp_path):
                                "directory" % (tmp_path / "none.log"))
 
 
+def test_run_time_of_a_log_without_start_lines_is_one_line(tmp_path):
+  # A log written by hand (or by the training's own output, not through
+  # logged_run.sh) has epochs but no stretches to add up.
+  without_stretches = "".join(line for line in LOG.splitlines(True)
+                              if not line.startswith("==="))
+  (tmp_path / "run.log").write_text(without_stretches)
+  with pytest.raises(SystemExit) as exited:
+    run_time.main(str(tmp_path / "run.log"))
+  assert exited.value.code == ("error: %s has no '=== start' line of "
+                               "logged_run.sh" % (tmp_path / "run.log"))
+
+
+def test_run_time_without_a_log_says_how_to_call_it():
+  script = os.path.join(ROOT, "scripts", "run_time.py")
+  ended = subprocess.run([sys.executable, script], capture_output=True,
+                         text=True, timeout=60, check=False)
+  assert (ended.returncode, ended.stdout, ended.stderr) == (
+      1, "", "usage: %s LOG\n" % script)
+
+
+def test_plot_of_a_log_without_epochs_is_one_line(tmp_path):
+  pytest.importorskip("matplotlib")
+  (tmp_path / "run.log").write_text(LOG.split("Epoch: 1 Train")[0])
+  with pytest.raises(SystemExit) as exited:
+    plot_runs.main([str(tmp_path / "run.log"),
+                    "--output", str(tmp_path / "plot.png")])
+  assert exited.value.code == ("error: %s has no 'Epoch: N Train "
+                               "Perplexity' line" % (tmp_path / "run.log"))
+  assert os.listdir(tmp_path) == ["run.log"]
+
+
 @pytest.mark.parametrize("output, reason", [
     ("none/plot.png", "No such file or directory"),
     ("plot.txt", "Format 'txt' is not supported"),
