@@ -1,7 +1,7 @@
 """Which software and processor a run ran on, in one line.
 
     python environment.py
-    Python 3.11.7, TensorFlow 2.21.0, Keras 3.12.0, NumPy 2.4.6, absl-py 2.3.1; AMD EPYC (cpu family 25, model 1, AVX2), 2 cores
+    Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1, NumPy 2.4.6, absl-py 2.5.1; AMD EPYC (cpu family 25, model 1, AVX2), 2 cores
 
 The same seed gives the same digits only with the same versions (and, for
 the last digits, a processor of the same kind), so every long run's log
