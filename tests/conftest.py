@@ -82,21 +82,66 @@ def term_once_writing(process, folder, timeout=120):
   return process.communicate(timeout=60)[1]
 
 
+# Set in the child pytest that runs a small_disk test in a user and mount
+# namespace of its own, so that it skips rather than nests another one.
+IN_OWN_MOUNT_NAMESPACE = "PTB_TEST_IN_OWN_MOUNT_NAMESPACE"
+OWN_MOUNT_NAMESPACE = ["unshare", "--user", "--map-root-user", "--mount"]
+
+
+@functools.cache
+def own_mount_namespace_allowed():
+  try:
+    return subprocess.run(OWN_MOUNT_NAMESPACE + ["true"], capture_output=True,
+                          check=False).returncode == 0
+  except OSError:  # no unshare
+    return False
+
+
 @pytest.fixture
 def small_disk(tmp_path):
-  """A folder on a filesystem of its own (tmpfs) of 30 MB, to fill: where
-  this process may not mount one (not root, no mount namespace), the test
-  skips. `resize_disk(folder, "80m")` frees space under a run."""
+  """A folder on a filesystem of its own (tmpfs) of 30 MB, to fill.
+
+  Where this process may not mount one (not root), it is None, and the test
+  runs again in a child pytest in a user and mount namespace of its own,
+  where an unprivileged user may (see pytest_pyfunc_call); where that is not
+  allowed either, the test skips. `resize_disk(folder, "80m")` frees space
+  under a run.
+  """
   folder = tmp_path / "small-disk"
   folder.mkdir()
   mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m",
                             "tmpfs", str(folder)], capture_output=True,
                            text=True, check=False)
-  if mounted.returncode:
+  if not mounted.returncode:
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=False)
+  elif (os.environ.get(IN_OWN_MOUNT_NAMESPACE)
+        or not own_mount_namespace_allowed()):
     pytest.skip("cannot mount a small filesystem here: %s"
                 % mounted.stderr.strip())
-  yield folder
-  subprocess.run(["umount", "--lazy", str(folder)], check=False)
+  else:
+    yield None
+
+
+def pytest_pyfunc_call(pyfuncitem):
+  """Runs a test whose small_disk could not be mounted here in a child
+  pytest in a user and mount namespace of its own, where it can."""
+  if pyfuncitem.funcargs.get("small_disk", True) is not None:
+    return None  # the usual call
+  child = subprocess.run(
+      OWN_MOUNT_NAMESPACE + [
+          sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+          "--basetemp=%s" % (pyfuncitem.funcargs["tmp_path"] / "child"),
+          pyfuncitem.nodeid],
+      cwd=str(pyfuncitem.config.rootpath), capture_output=True, text=True,
+      env=dict(os.environ, **{IN_OWN_MOUNT_NAMESPACE: "1"}), check=False)
+  if child.returncode:
+    pytest.fail("in a mount namespace of its own:\n" + child.stdout[-4000:],
+                pytrace=False)
+  if " passed" not in child.stdout.splitlines()[-1]:
+    pytest.skip("in a mount namespace of its own: "
+                + child.stdout.splitlines()[-1])
+  return True
 
 
 def resize_disk(folder, size):
