@@ -104,8 +104,7 @@ def small_disk(tmp_path):
   Where this process may not mount one (not root), it is None, and the test
   runs again in a child pytest in a user and mount namespace of its own,
   where an unprivileged user may (see pytest_pyfunc_call); where that is not
-  allowed either, the test skips. `resize_disk(folder, "80m")` frees space
-  under a run.
+  allowed either, the test skips. See remount_disk.
   """
   folder = tmp_path / "small-disk"
   folder.mkdir()
@@ -144,8 +143,10 @@ def pytest_pyfunc_call(pyfuncitem):
   return True
 
 
-def resize_disk(folder, size):
-  subprocess.run(["mount", "-o", "remount,size=" + size, str(folder)],
+def remount_disk(folder, options):
+  """Changes a small_disk under a run: "size=80m" frees space, "ro" makes it
+  read-only (which refuses root too, unlike a folder's mode)."""
+  subprocess.run(["mount", "-o", "remount," + options, str(folder)],
                  check=True)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import remount_disk, ROOT
 import folder_lock
 
 # Holds the lock of the folder argv[1] until its standard input closes.
@@ -83,6 +83,17 @@ def test_a_folder_made_for_a_run_that_wrote_nothing_is_removed(tmp_path):
   with folder_lock.held(str(tmp_path / "kept")):
     (tmp_path / "kept" / "config.json").write_text("{}")
   assert os.listdir(tmp_path / "kept") == ["config.json"]
+
+
+def test_a_folder_on_a_read_only_disk_is_one_line(small_disk):
+  folder = small_disk / "run"
+  folder.mkdir()
+  remount_disk(small_disk, "ro")  # refuses the lock file, even to root
+  with pytest.raises(ValueError, match="^cannot save into %s: Read-only file "
+                     "system$" % re.escape(str(folder))):
+    with folder_lock.held(str(folder)):
+      pass
+  assert not os.listdir(folder)
 
 
 def test_a_run_that_ends_between_our_open_and_our_lock(tmp_path, monkeypatch):

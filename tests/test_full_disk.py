@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, fill_disk, patterned_lines, resize_disk
+from conftest import ROOT, fill_disk, patterned_lines, remount_disk
 from conftest import write_corpus
 import checkpoint_metadata
 import checkpoints
@@ -48,7 +48,7 @@ def test_a_checkpoint_that_does_not_fit_stops_the_run_and_it_resumes(
   # The half-written save is gone; epoch 1's checkpoint is whole.
   assert not [name for name in os.listdir(folder) if "_temp" in name]
   assert checkpoints.latest_checkpoint(str(folder)).endswith("ckpt-1")
-  resize_disk(small_disk, "80m")
+  remount_disk(small_disk, "size=80m")
   resumed = subprocess.run(command, capture_output=True, text=True,
                            timeout=300)
   assert resumed.returncode == 0, resumed.stderr
