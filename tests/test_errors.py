@@ -4,9 +4,12 @@ command line, test_cli.py: its handling redirects standard output.)"""
 
 import errno
 import signal
+import subprocess
+import sys
 
 import pytest
 
+from conftest import ROOT
 import errors
 
 
@@ -91,3 +94,20 @@ def test_the_sigterm_handler_is_given_back(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is own_handler
   finally:
     signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_before_the_guarded_folder_is_made(tmp_path):
+  """The folder is guarded before it is made: a TERM in between finds
+  nothing to remove, and still ends the program with its line and 143."""
+  folder = tmp_path / "not-yet-made"
+  ended = subprocess.run([sys.executable, "-c", """
+import os, signal, sys, time
+sys.path.insert(0, %r)
+import errors
+with errors.removed_on_sigterm(%r, "SIGTERM: stopped; nothing was kept"):
+  os.kill(os.getpid(), signal.SIGTERM)
+  time.sleep(60)
+""" % (ROOT, str(folder))], capture_output=True, text=True, timeout=60)
+  assert ended.returncode == 143
+  assert ended.stderr == "SIGTERM: stopped; nothing was kept\n"
+  assert not folder.exists()
