@@ -20,7 +20,9 @@ def test_reference_example_batches():
 
 
 def test_too_short_data_names_the_shape():
-  with pytest.raises(ValueError, match=r"batch_size=3 and num_steps=5"):
+  with pytest.raises(ValueError, match=r"^epoch_size == 0: 15 ids are too "
+                     r"few for one batch of batch_size=3 and num_steps=5; "
+                     r"decrease batch_size or num_steps$"):
     reader.ptb_producer(EXAMPLE, batch_size=3, num_steps=5)
 
 
@@ -48,10 +50,14 @@ def test_vocabulary_order_and_ids(tmp_path):
   assert test == [2, 0]
 
 
-def test_continuous_batches_predict_what_word_by_word_does():
+# EXAMPLE has 14 words to predict: windows that divide them leave no
+# empty window at the end.
+@pytest.mark.parametrize("window, lengths", [
+    (4, [4, 4, 4, 2]), (7, [7, 7]), (14, [14]), (20, [14])])
+def test_continuous_batches_predict_what_word_by_word_does(window, lengths):
   word_by_word = list(reader.ptb_producer(EXAMPLE, 1, 1))
-  windows = list(reader.ContinuousBatches(EXAMPLE, window=4))
-  assert [w[0].shape[1] for w in windows] == [4, 4, 4, 2]
+  windows = list(reader.ContinuousBatches(EXAMPLE, window=window))
+  assert [w[0].shape[1] for w in windows] == lengths
   joined_x = np.concatenate([x for x, _ in windows], axis=1)
   joined_y = np.concatenate([y for _, y in windows], axis=1)
   assert joined_x.tolist() == [[x[0, 0] for x, _ in word_by_word]]
