@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 from packaging.requirements import Requirement
@@ -57,6 +58,20 @@ def test_a_whole_number_takes_the_type_of_its_field():
 def test_bad_overrides_raise(changes, message):
   with pytest.raises(ValueError, match=message):
     configs.SMALL.override(**changes)
+
+
+def test_the_presets_are_the_references_model_and_cannot_change():
+  for preset in configs.PRESETS.values():
+    assert (preset.cell, preset.tie_embeddings) == ("lstm", False)
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    configs.SMALL.hidden_size = 50  # a preset shared by every run
+
+
+def test_the_bounds_themselves_are_allowed():
+  config = configs.SMALL.override(lr_decay=1.0, keep_prob=1.0,
+                                  vocab_size=configs.MAX_SIZE)
+  assert (config.lr_decay, config.keep_prob, config.vocab_size) == (
+      1.0, 1.0, 2**31 - 1)
 
 
 def test_unknown_model_name():
