@@ -32,6 +32,7 @@ VOCABULARY = {"the", "stock", "market", "it", "do", "ca", "wo", "investors",
     ("\u201cHello,\u201d she said -- 'quietly' \u2018it\u2019s\u2019",
      "hello she said quietly it 's"),
     ("-- ... '' ( ) !", ""),
+    ("'quietly he left", "quietly he left"),  # a quotation left open
     ("1980s 30-year '80s #3 AT&T &", "1980s 30-year '80s # N AT&T &"),
     ("Zebras ate", "Zebras ate"),
     ("zebra's", "zebra 's"),
