@@ -19,6 +19,10 @@ import trainer
 CONFIG = configs.TEST.override(hidden_size=8, num_steps=5, batch_size=4,
                                vocab_size=9, max_max_epoch=2)
 DATA = "ckpt-2.data-00000-of-00001"
+NO_CHECKPOINT = re.escape(
+    "checkpoint names no checkpoint whose files are there (it is damaged, or "
+    "they were removed); put back a good copy, or remove the folder to start "
+    "afresh")
 
 
 def truncate(path, size):
@@ -44,11 +48,10 @@ DAMAGE = {
                         "cannot restore .*ckpt-2, the checkpoint is damaged"),
     "missing weights": (lambda d: os.remove(d / DATA),
                         "ckpt-2.data-00000-of-00001; No such file"),
-    "missing index": (lambda d: os.remove(d / "ckpt-2.index"),
-                      "checkpoint names no checkpoint whose files are there"),
+    "missing index": (lambda d: os.remove(d / "ckpt-2.index"), NO_CHECKPOINT),
     "garbled checkpoint list": (
         lambda d: (d / "checkpoint").write_bytes(b"\x00garbage{{"),
-        "checkpoint names no checkpoint whose files are there"),
+        NO_CHECKPOINT),
     "missing config.json": (lambda d: os.remove(d / "config.json"),
                             "config.json is missing"),
     "garbled config.json": (

@@ -373,8 +373,10 @@ def test_a_save_cut_short_by_a_kill_is_cleared_when_the_run_resumes(
   (save_path / "ckpt-7_temp").mkdir()
   (save_path / "ckpt-7_temp" / "part-00000-of-00001.data-00000-of-00001"
    ).write_bytes(b"half")
-  kept = ["ckpt-1.index", "ckpt-7_temp.txt"]  # a file of that name is not one
+  # Neither a file of that name nor a folder of the user's is one.
+  kept = ["ckpt-1.index", "ckpt-7_temp.txt", "samples"]
   (save_path / "ckpt-7_temp.txt").write_text("notes")
+  (save_path / "samples").mkdir()
   stop_toy_run_after(1, data, save_path)
   names = os.listdir(save_path)
   assert "ckpt-7_temp" not in names and set(kept) <= set(names), names
