@@ -259,11 +259,17 @@ def test_bad_input_is_one_line(checkpoints_of, args, message, capsys):
 
 
 def test_table_shares_are_of_the_units():
-  # Nearly shut is under 0.1, nearly open over 0.9: not 0.15 nor 0.85.
-  layer = {"forget_gate": np.array([[0.05, 0.15, 0.5, 0.85, 0.95, 0.99]]),
-           "cell_state": np.array([[-2.0, 2.0, 1.0, -1.0]])}
-  lines = internals.table(["w"], [layer])
-  assert lines[3].split() == ["w", "0.58", "17%", "33%", "1.500"]
+  # Nearly shut is under 0.1, nearly open over 0.9: 0.1 and 0.9 themselves
+  # are neither, nor are 0.15 and 0.85.
+  gate = [0.05, 0.1, 0.15, 0.5, 0.5, 0.5, 0.85, 0.9, 0.95, 0.99]
+  layer = {"forget_gate": np.array([gate, gate[::-1]]),
+           "cell_state": np.array([[-2.0, 2.0, 1.0, -1.0]] * 2)}
+  lines = internals.table(["w", "sentences"], [layer])
+  assert lines[3].split() == ["w", "0.55", "10%", "20%", "1.500"]
+  # The word column is as wide as the longest word: the columns line up.
+  assert lines[2].startswith("word        mean")
+  assert lines[4].startswith("sentences   0.55")
+  assert len({len(line) for line in lines[1:]}) == 1, lines
 
 
 def import_gate_statistics():
