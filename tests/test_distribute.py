@@ -241,6 +241,20 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   assert os.listdir(tmp_path / "tmp") == []
 
 
+def test_the_num_cpu_devices_flag_trains_as_one_device(toy_corpus, tmp_path):
+  """The flag's own path, which cpu_strategy only imitates: the split of
+  the CPU into logical devices and the strategy over them, in a program
+  of its own (the split is possible only before TensorFlow starts)."""
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "ptb_word_lm.py"),
+       "--data_path=" + toy_corpus, *TOY_FLAGS, "--num_cpu_devices=2",
+       "--save_path=" + str(tmp_path / "run")],
+      capture_output=True, text=True, timeout=240)
+  assert result.returncode == 0, result.stderr
+  assert printed_perplexities(result.stdout.splitlines()) == pytest.approx(
+      one_device_perplexities(toy_corpus), rel=1e-4)
+
+
 def start_workers(toy_corpus, save_path, *flags, save_paths=None):
   """Two workers on 127.0.0.1 of one training, their output unbuffered."""
   workers, tf_configs = local_cluster(2)
