@@ -130,6 +130,22 @@ def make_strategy(num_gpus, num_cpu_devices,
       if num_cpu_devices > 1 else None)
 
 
+
+def describe(strategy, batch_size):
+  """The chief's note on how a batch is split: the flags and TF_CONFIG
+  only ask; this says what TensorFlow made of them."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  cluster = cluster_from_environment()
+  workers = len(cluster["cluster"]["worker"]) if cluster else 1
+  devices = ["%s:%d" % (spec.device_type, spec.device_index) for spec in
+             map(tf.DeviceSpec.from_string, strategy.extended.worker_devices)]
+  replicas = strategy.num_replicas_in_sync
+  return ("note: training on %d replicas (%d worker%s x %d device%s: %s), "
+          "%d of each batch's %d rows on each"
+          % (replicas, workers, "s" * (workers > 1), len(devices),
+             "s" * (len(devices) > 1), ", ".join(devices),
+             batch_size // replicas, batch_size))
+
 # Run by Watchdog in a process of its own: arguments parent pid, seconds,
 # message. It waits for its standard input to close.
 WATCHDOG = """

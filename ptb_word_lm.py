@@ -181,6 +181,8 @@ def train_here(config, data, chief, stop_requested):
   import trainer  # pylint: disable=g-import-not-at-top
   strategy = distribute.make_strategy(FLAGS.num_gpus, FLAGS.num_cpu_devices,
                                       FLAGS.connect_timeout_secs)
+  if strategy and chief:
+    download.say(distribute.describe(strategy, config.batch_size))
   stop_requested.listen()  # see StopOnSignal.listen
   with distribute.WorkerSavePath(FLAGS.save_path, chief) as save_path, \
       distribute.lost_workers_reported():

@@ -34,6 +34,7 @@ def test_prints_the_reference_lines(toy_corpus, tmp_path):
                "--save_path=" + str(tmp_path / "run"), "--save_every_secs=0.01")
   assert result.returncode == 0, result.stderr
   assert "functional_saver" not in result.stderr  # no INFO line per save
+  assert "note: training on" not in result.stderr  # one device: no note
   lines = result.stdout.splitlines()
   progress = re.compile(r"^\d\.\d{3} perplexity: \d+\.\d{3} speed: \d+ wps$")
   expected = []

@@ -233,6 +233,10 @@ def test_two_workers_equal_one(toy_corpus, tmp_path):
   assert [p.returncode for p in processes] == [0, 0], outputs[1][1]
   # Only the chief prints and saves; the numbers are one device's.
   assert outputs[1][0] == ""
+  note = ("note: training on 2 replicas (2 workers x 1 device: CPU:0), "
+          "2 of each batch's 4 rows on each")
+  assert note in outputs[0][1].splitlines()
+  assert "note: training on" not in outputs[1][1]
   chief = printed_perplexities(outputs[0][0].splitlines())
   expected = one_device_perplexities(toy_corpus)
   assert len(expected) == 5
@@ -251,6 +255,10 @@ def test_the_num_cpu_devices_flag_trains_as_one_device(toy_corpus, tmp_path):
        "--save_path=" + str(tmp_path / "run")],
       capture_output=True, text=True, timeout=240)
   assert result.returncode == 0, result.stderr
+  # Two replicas did train (one device would print the same numbers).
+  assert ("note: training on 2 replicas (1 worker x 2 devices: CPU:0, "
+          "CPU:1), 2 of each batch's 4 rows on each"
+          in result.stderr.splitlines())
   assert printed_perplexities(result.stdout.splitlines()) == pytest.approx(
       one_device_perplexities(toy_corpus), rel=1e-4)
 
