@@ -192,6 +192,33 @@ def test_the_last_worker_of_a_tf_config_is_a_place(monkeypatch):
   assert not distribute.is_chief()
 
 
+@pytest.mark.parametrize("num_gpus, found, devices", [
+    (2, 2, ["/gpu:0", "/gpu:1"]),
+    (2, 4, ["/gpu:0", "/gpu:1"]),  # the first N
+    (1, 1, None),                  # one GPU: TensorFlow's default device
+])
+def test_num_gpus_mirrors_over_the_first_gpus(monkeypatch, num_gpus, found,
+                                              devices):
+  """The GPU path, as far as a machine without GPUs can follow it: the
+  strategy asked of TensorFlow, which sums with its default (NCCL)."""
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind: ["gpu"] * found if kind == "GPU" else [])
+  monkeypatch.setattr(tf.distribute, "MirroredStrategy",
+                      lambda devices, cross_device_ops: (devices,
+                                                         cross_device_ops))
+  made = distribute.make_strategy(num_gpus, 1)
+  assert made == ((devices, None) if devices else None)
+
+
+def test_more_gpus_than_found_is_an_error(monkeypatch):
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind: ["gpu"] * 2 if kind == "GPU" else [])
+  with pytest.raises(ValueError,
+                     match="^--num_gpus=3 but this machine has 2 GPU"):
+    distribute.make_strategy(3, 1)
+
+
 def local_cluster(count):
   """The workers' addresses and their TF_CONFIG values."""
   values = distribute.local_cluster(count)
