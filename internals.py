@@ -85,11 +85,13 @@ def written_aside(path):
   try:
     with f, os_errors_said_as("cannot write %s" % path):
       yield f
-    # A temporary file is private (0600); the result gets the usual mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(f.name, 0o666 & ~umask)
-    os.replace(f.name, path)
+    # Said of `path`, not of the temporary file: `path` may be a folder.
+    with os_errors_said_as("cannot write %s" % path):
+      # A temporary file is private (0600); the result gets the usual mode.
+      umask = os.umask(0)
+      os.umask(umask)
+      os.chmod(f.name, 0o666 & ~umask)
+      os.replace(f.name, path)
   except BaseException:
     os.remove(f.name)
     raise

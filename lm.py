@@ -267,6 +267,8 @@ def read_input(args, word_to_id):
       raise no_words("the text", text, "give at least one word")
     for path in filter(None, (args.plot, args.save)):
       folder = os.path.dirname(os.path.abspath(path))
+      if os.path.isdir(path):
+        raise InputError("cannot write %s: it is a folder" % path)
       if not os.path.isdir(folder):
         raise InputError("cannot write %s: %s is not a folder" % (path,
                                                                   folder))

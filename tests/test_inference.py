@@ -362,6 +362,8 @@ def test_a_text_that_cannot_be_scored_is_said_before_the_model_loads(
      "error: cannot write FILE/a.npz: FILE is not a folder"),
     (["gates", "a", "--plot", "FILE/none/a.png"],
      "error: cannot write FILE/none/a.png: FILE/none is not a folder"),
+    (["gates", "a", "--save", "DIR"], "error: cannot write DIR: it is a folder"),
+    (["gates", "a", "--plot", "DIR"], "error: cannot write DIR: it is a folder"),
     (["neighbors", "$c"], "error: '$c' reads as 2 words ($ c): give one word"),
     (["evaluate", "--data_path=FILE"],
      "error: data path FILE is not a folder: give the folder that holds (or "
@@ -373,10 +375,13 @@ def test_input_errors_are_said_before_the_model_loads(
     trained, tmp_path, capsys, monkeypatch, args, message):
   monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
   (tmp_path / "file").write_text("x")
-  args = [arg.replace("FILE", str(tmp_path / "file")) for arg in args]
+  (tmp_path / "dir").mkdir()
+  names = {"FILE": str(tmp_path / "file"), "DIR": str(tmp_path / "dir")}
+  for placeholder, name in names.items():
+    args = [arg.replace(placeholder, name) for arg in args]
+    message = message.replace(placeholder, name)
   assert lm.main(args + ["--checkpoint=" + trained[0]]) == 1
-  assert capsys.readouterr().err == message.replace(
-      "FILE", str(tmp_path / "file")) + "\n"
+  assert capsys.readouterr().err == message + "\n"
 
 
 @pytest.mark.parametrize("with_matplotlib", [True, False])

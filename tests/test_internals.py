@@ -147,6 +147,18 @@ def test_gates_table_and_saved_values(checkpoints_of, tmp_path, capsys):
                                                 "gate", "cand", "h"]
 
 
+def test_a_file_written_aside_onto_a_folder_is_one_error_and_no_leftover(
+    tmp_path):
+  """The rename is what fails: the error names the file asked for, not
+  the temporary one, which is removed."""
+  (tmp_path / "taken").mkdir()
+  with pytest.raises(ValueError, match="^cannot write %s: Is a directory$"
+                     % (tmp_path / "taken")):
+    with internals.written_aside(str(tmp_path / "taken")) as f:
+      f.write(b"values")
+  assert os.listdir(tmp_path) == ["taken"]
+
+
 def test_gates_plot(checkpoints_of, tmp_path, capsys):
   picture = tmp_path / "gates.png"
   result = run_lm(capsys, "gates", "--checkpoint", checkpoints_of["lstm"],
