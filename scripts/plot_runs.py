@@ -96,8 +96,11 @@ def main(argv=None):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
   figure.tight_layout()
+  # Named, the format is that of the name: matplotlib would write "plot"
+  # to plot.png, and a folder "runs" to runs.png.
+  kind = os.path.splitext(args.output)[1][1:].lower() or "png"
   try:
-    figure.savefig(args.output, dpi=100)
+    figure.savefig(args.output, dpi=100, format=kind)
   except (OSError, ValueError) as e:  # no such folder; a kind it cannot write
     sys.exit("error: cannot write %s: %s"
              % (args.output, getattr(e, "strerror", None) or e))

@@ -161,6 +161,7 @@ def test_plot_of_a_log_without_epochs_is_one_line(tmp_path):
 @pytest.mark.parametrize("output, reason", [
     ("none/plot.png", "No such file or directory"),
     ("plot.txt", "Format 'txt' is not supported"),
+    ("", "Is a directory"),  # the folder itself
 ])
 def test_a_plot_that_cannot_be_written_is_one_line(tmp_path, output, reason):
   pytest.importorskip("matplotlib")
@@ -171,3 +172,14 @@ def test_a_plot_that_cannot_be_written_is_one_line(tmp_path, output, reason):
   assert exited.value.code.startswith("error: cannot write %s: %s"
                                       % (output, reason))
   assert os.listdir(tmp_path) == ["run.log"]
+
+
+def test_a_plot_named_without_an_extension_is_a_png_of_that_name(tmp_path,
+                                                                 capsys):
+  pytest.importorskip("matplotlib")
+  (tmp_path / "run.log").write_text(LOG)
+  plot_runs.main([str(tmp_path / "run.log"), "--output",
+                  str(tmp_path / "plot")])
+  assert capsys.readouterr().out == "wrote %s\n" % (tmp_path / "plot")
+  assert sorted(os.listdir(tmp_path)) == ["plot", "run.log"]
+  assert (tmp_path / "plot").read_bytes().startswith(b"\x89PNG")
