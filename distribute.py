@@ -130,7 +130,6 @@ def make_strategy(num_gpus, num_cpu_devices,
       if num_cpu_devices > 1 else None)
 
 
-
 def describe(strategy, batch_size):
   """The chief's note on how a batch is split: the flags and TF_CONFIG
   only ask; this says what TensorFlow made of them."""
@@ -145,6 +144,7 @@ def describe(strategy, batch_size):
           % (replicas, workers, "s" * (workers > 1), len(devices),
              "s" * (len(devices) > 1), ", ".join(devices),
              batch_size // replicas, batch_size))
+
 
 # Run by Watchdog in a process of its own: arguments parent pid, seconds,
 # message. It waits for its standard input to close.
