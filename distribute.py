@@ -134,11 +134,10 @@ def describe(strategy, batch_size):
   """The chief's note on how a batch is split: the flags and TF_CONFIG
   only ask; this says what TensorFlow made of them."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  cluster = cluster_from_environment()
-  workers = len(cluster["cluster"]["worker"]) if cluster else 1
   devices = ["%s:%d" % (spec.device_type, spec.device_index) for spec in
              map(tf.DeviceSpec.from_string, strategy.extended.worker_devices)]
   replicas = strategy.num_replicas_in_sync
+  workers = replicas // len(devices)  # every worker has as many devices
   return ("note: training on %d replicas (%d worker%s x %d device%s: %s), "
           "%d of each batch's %d rows on each"
           % (replicas, workers, "s" * (workers > 1), len(devices),
