@@ -13,6 +13,11 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from errors import InputError  # pylint: disable=g-import-not-at-top,wrong-import-position
+import internals  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 EPOCH_LINE = re.compile(r"^Epoch: (\d+) (Train|Valid) Perplexity: ([\d.]+)$")
 TEST_LINE = re.compile(r"^Test Perplexity: ([\d.]+)$")
 
@@ -99,11 +104,14 @@ def main(argv=None):
   # Named, the format is that of the name: matplotlib would write "plot"
   # to plot.png, and a folder "runs" to runs.png.
   kind = os.path.splitext(args.output)[1][1:].lower() or "png"
+  # Written aside: an interrupted run leaves the last plot, not half a new one.
   try:
-    figure.savefig(args.output, dpi=100, format=kind)
-  except (OSError, ValueError) as e:  # no such folder; a kind it cannot write
-    sys.exit("error: cannot write %s: %s"
-             % (args.output, getattr(e, "strerror", None) or e))
+    with internals.written_aside(args.output) as f:
+      figure.savefig(f, dpi=100, format=kind)
+  except InputError as e:  # no such folder; the name of a folder
+    sys.exit("error: %s" % e)
+  except ValueError as e:  # a kind matplotlib cannot write
+    sys.exit("error: cannot write %s: %s" % (args.output, e))
   print("wrote %s" % args.output)
 
 

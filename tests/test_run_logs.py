@@ -183,3 +183,22 @@ def test_a_plot_named_without_an_extension_is_a_png_of_that_name(tmp_path,
   assert capsys.readouterr().out == "wrote %s\n" % (tmp_path / "plot")
   assert sorted(os.listdir(tmp_path)) == ["plot", "run.log"]
   assert (tmp_path / "plot").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_plot_interrupted_while_written_leaves_the_last_one(tmp_path,
+                                                              monkeypatch):
+  pytest.importorskip("matplotlib")
+  from matplotlib import figure  # pylint: disable=g-import-not-at-top
+  (tmp_path / "run.log").write_text(LOG)
+  (tmp_path / "plot.png").write_bytes(b"last plot")
+
+  def interrupted(self, f, **_):
+    del self
+    f.write(b"\x89PNG half")
+    raise KeyboardInterrupt
+  monkeypatch.setattr(figure.Figure, "savefig", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    plot_runs.main([str(tmp_path / "run.log"),
+                    "--output", str(tmp_path / "plot.png")])
+  assert sorted(os.listdir(tmp_path)) == ["plot.png", "run.log"]
+  assert (tmp_path / "plot.png").read_bytes() == b"last plot"
