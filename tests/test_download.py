@@ -152,11 +152,12 @@ def test_a_corpus_of_ones_own_is_never_overwritten(server, fake_checksums,
   assert requests == []
 
 
-@pytest.mark.parametrize("inner", ["simple-examples/data", "data"])
+@pytest.mark.parametrize("inner", ["simple-examples/data", "data", "ptb"])
 def test_the_data_folder_of_an_unpacked_archive_is_found(server, tmp_path,
                                                          capsys, inner):
-  """--data_path at the folder simple-examples.tgz was unpacked into, or at
-  simple-examples/ itself, reads the files inside: no download."""
+  """--data_path at the folder simple-examples.tgz was unpacked into, at
+  simple-examples/ itself, or at a folder that keeps them in ptb/, reads the
+  files inside: no download."""
   base, _, requests = server
   unpacked = tmp_path / "unpacked"
   (unpacked / inner).mkdir(parents=True)
