@@ -127,6 +127,16 @@ def load_for_use(checkpoint_dir):
   """The (Config, word_to_id) of a --save_path folder whose latest
   checkpoint is to be used; an InputError when the folder is not one."""
   if not os.path.isdir(checkpoint_dir):
+    # TensorFlow's habit is to name one checkpoint ("run/ckpt-3") or a file
+    # of it: the folder around it is what is meant.
+    folder = os.path.dirname(os.path.normpath(checkpoint_dir)) or "."
+    if os.path.isfile(os.path.join(folder, CONFIG_FILE)):
+      raise InputError("%s is not a folder: give the checkpoint folder %s "
+                       "(its latest checkpoint is used)"
+                       % (checkpoint_dir, folder))
+    if os.path.exists(checkpoint_dir):
+      raise InputError("%s is a file, not a checkpoint folder"
+                       % checkpoint_dir)
     raise InputError("checkpoint folder %s does not exist" % checkpoint_dir)
   config = load_config(checkpoint_dir)
   word_to_id = load_vocab(checkpoint_dir)

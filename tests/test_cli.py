@@ -283,23 +283,36 @@ def test_mismatched_checkpoint(toy_corpus, tmp_path):
                          "this model has hidden_size=4" % (tmp_path / "run"))
 
 
-@pytest.mark.parametrize("files, message", [
-    (None, "error: checkpoint folder {run} does not exist"),
-    ({"config.json": "{}", "vocab.txt": "a\n"},
+CHECKPOINT_FILES = {"config.json": "{}", "vocab.txt": "a\n",
+                    "checkpoint": "", "ckpt-3.index": ""}
+
+
+@pytest.mark.parametrize("files, given, message", [
+    (None, "run", "error: checkpoint folder {run} does not exist"),
+    ({"config.json": "{}", "vocab.txt": "a\n"}, "run",
      "error: {run} holds no checkpoint"),
     ({"config.json": '{"vocab_size": 2}', "vocab.txt": "a\nb\nc\n",
-      "checkpoint": ""},
+      "checkpoint": ""}, "run",
      "error: {run}: vocab.txt has 3 words but the model 2"),
+    # One checkpoint named, as TensorFlow names them, or one of its files.
+    (CHECKPOINT_FILES, "run/ckpt-3", "error: {run}/ckpt-3 is not a folder: "
+     "give the checkpoint folder {run} (its latest checkpoint is used)"),
+    (CHECKPOINT_FILES, "run/ckpt-3.index", "error: {run}/ckpt-3.index is not "
+     "a folder: give the checkpoint folder {run} (its latest checkpoint is "
+     "used)"),
+    ({"notes.txt": ""}, "run/notes.txt",
+     "error: {run}/notes.txt is a file, not a checkpoint folder"),
 ])
 def test_lm_says_a_folder_that_is_not_a_checkpoint_at_once(tmp_path, files,
-                                                           message):
+                                                           given, message):
   folder = tmp_path / "run"
   if files is not None:
     folder.mkdir()
     for name, text in files.items():
       (folder / name).write_text(text)
   # Said before TensorFlow loads: the program runs without it.
-  result = run_script("lm.py", "predict", "a", "--checkpoint=" + str(folder),
+  result = run_script("lm.py", "predict", "a",
+                      "--checkpoint=" + str(tmp_path / given),
                       prelude=WITHOUT_TENSORFLOW)
   assert error_line(result) == message.format(run=folder)
 
