@@ -50,7 +50,7 @@ def main(argv=None):
   parser.add_argument("--checkpoint", required=True, type=os.path.expanduser)
   parser.add_argument("--data_path", type=os.path.expanduser,
                       default=os.environ.get("PTB_DATA"),
-                      help="the PTB folder, for its test set")
+                      help="the PTB folder (or one holding ptb/), for its test set")
   parser.add_argument("--file", type=os.path.expanduser,
                       help="another text than the test set")
   args = parser.parse_args(argv)
@@ -59,8 +59,9 @@ def main(argv=None):
     # What can be said before TensorFlow loads is: in a second, not after
     # eight.
     checkpoint_metadata.load_for_use(args.checkpoint)
-    path = args.file or os.path.join(
-        args.data_path or download.DEFAULT_DATA_PATH, reader.TEST_FILE)
+    # Found, or downloaded, as training and `lm.py evaluate` find it.
+    path = args.file or os.path.join(download.ensure_ptb_files(
+        args.data_path or download.DEFAULT_DATA_PATH), reader.TEST_FILE)
     words = reader.read_corpus_file(path)
     import inference  # pylint: disable=g-import-not-at-top
     lm = inference.LanguageModel.load(args.checkpoint)

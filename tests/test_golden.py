@@ -26,7 +26,8 @@ FIRST_LINE = ("0.004", "5482.851")
 # The second line by the processor's widest vector instructions, as seen.
 SECOND_LINE = {
     # The log's own: AMD EPYC cpu family 25 (Zen 4) and family 26 (Zen 5);
-    # also an Intel Xeon of cpu family 6, model 167, 2026-11-29.
+    # also Intel Xeons of cpu family 6, model 167 (2026-11-29) and model 207
+    # (2026-12-06).
     "AVX-512": ("0.104", "843.368"),
     # AMD EPYC cpu family 25, model 1 (Zen 3), 2026-11-27.
     "AVX2": ("0.104", "844.492"),

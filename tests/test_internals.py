@@ -306,6 +306,21 @@ def test_gate_statistics_by_place_in_the_sentence():
     assert row[3:] == (pytest.approx(mean), shut, opened, steps)
 
 
+def test_gate_statistics_reads_the_ptb_folder_inside_data_path(
+    checkpoints_of, tmp_path, capsys, monkeypatch):
+  monkeypatch.setitem(sys.modules, "inference", None)  # loading: ImportError
+  unpacked = tmp_path / "data" / "ptb"
+  unpacked.mkdir(parents=True)
+  for name in ("ptb.train.txt", "ptb.valid.txt"):
+    (unpacked / name).write_text("a b\n")
+  (unpacked / "ptb.test.txt").write_text("")  # its error names where it looked
+  assert import_gate_statistics().main(
+      ["--checkpoint", checkpoints_of["lstm"],
+       "--data_path", str(tmp_path / "data")]) == 1
+  assert capsys.readouterr().err.splitlines()[-1] == (
+      "error: %s has no words (it is empty)" % (unpacked / "ptb.test.txt"))
+
+
 def test_a_write_that_fails_leaves_neither_the_file_nor_a_partial_one(
     tmp_path):
   path = tmp_path / "gates.npz"
