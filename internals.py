@@ -97,6 +97,13 @@ def written_aside(path):
     raise
 
 
+def image_format(path):
+  """The format a picture named `path` is written in: that of its name, so
+  that "plot" is not written to plot.png, nor a folder "runs" to runs.png;
+  png when the name has none."""
+  return os.path.splitext(path)[1][1:].lower() or "png"
+
+
 def plotter(path):
   """pyplot and the file format for `path`, or an InputError when
   matplotlib is missing or cannot write that format: lm.py asks before the
@@ -108,7 +115,7 @@ def plotter(path):
                      "(the table and --save do not)") from None
   matplotlib.use("Agg")  # files only, no display needed
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-  kind = os.path.splitext(path)[1][1:].lower() or "png"
+  kind = image_format(path)
   supported = pyplot.gcf().canvas.get_supported_filetypes()
   pyplot.close()
   if kind not in supported:

@@ -101,13 +101,10 @@ def main(argv=None):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
   figure.tight_layout()
-  # Named, the format is that of the name: matplotlib would write "plot"
-  # to plot.png, and a folder "runs" to runs.png.
-  kind = os.path.splitext(args.output)[1][1:].lower() or "png"
   # Written aside: an interrupted run leaves the last plot, not half a new one.
   try:
     with internals.written_aside(args.output) as f:
-      figure.savefig(f, dpi=100, format=kind)
+      figure.savefig(f, dpi=100, format=internals.image_format(args.output))
   except InputError as e:  # no such folder; the name of a folder
     sys.exit("error: %s" % e)
   except ValueError as e:  # a kind matplotlib cannot write
