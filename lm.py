@@ -69,12 +69,15 @@ class OneLineErrors(argparse.ArgumentParser):
 
 def parse_args(argv):
   parser = OneLineErrors(
+      prog="lm.py",  # also when run from another program, as the tests do
       description=__doc__.split("\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
 
-  def command(name, help_text):
-    sub = commands.add_parser(name, help=help_text, description=help_text)
+  def command(name, help_text, aliases=()):
+    sub = commands.add_parser(name, help=help_text, description=help_text,
+                              aliases=aliases)
+    sub.set_defaults(command=name)  # also when called by an alias
     # --save_path too: the name the folder had when it was trained.
     sub.add_argument("--checkpoint", "--save_path", dest="checkpoint",
                      required=True, type=os.path.expanduser,
@@ -146,7 +149,8 @@ def parse_args(argv):
   takes_text(gates)
 
   neighbors = command("neighbors", "the words nearest to a word in the "
-                      "model's embedding (and softmax weight, if not tied)")
+                      "model's embedding (and softmax weight, if not tied)",
+                      aliases=["neighbours"])
   neighbors.add_argument("word", help="one word, e.g. company (read as the "
                          "PTB files write it: Money is money, 1987 is N)")
   # --top_k as in predict and generate; --top, its first name, still works
@@ -154,7 +158,11 @@ def parse_args(argv):
   neighbors.add_argument("--top_k", type=positive_int, default=10,
                          help="how many words (default: %(default)s)")
   takes_text(neighbors)
-  return parser.parse_args(argv)
+  args, unknown = parser.parse_known_args(argv)
+  if unknown:  # said by the command, whose --help lists what it takes
+    commands.choices[args.command].error(
+        "unrecognized arguments: %s" % " ".join(unknown))
+  return args
 
 
 def name_of_text(path):

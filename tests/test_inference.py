@@ -491,6 +491,21 @@ def test_bad_arguments_are_one_line(trained, capsys, args, message):
   assert error.startswith("error: argument ") and message in error, error
 
 
+@pytest.mark.parametrize("args, command, unknown", [
+    (["export", "--output", "x"], "export", "--output"),  # it is positional
+    (["score", "--file", "x"], "score", "--file"),
+    (["predict", "a", "--per_word", "--top=2"], "predict", "--per_word"),
+])
+def test_an_unknown_flag_points_at_its_commands_help(trained, capsys, args,
+                                                    command, unknown):
+  with pytest.raises(SystemExit) as exited:
+    lm.main(args + ["--checkpoint=" + trained[0]])
+  assert exited.value.code == 2
+  assert capsys.readouterr().err == (
+      "error: unrecognized arguments: %s (see lm.py %s --help)\n"
+      % (unknown, command))
+
+
 def test_outputs_beyond_the_vocabulary_are_never_chosen(tmp_path):
   """A model trained with vocab_size above the data's words has outputs
   with no word; predict and generate never pick them."""

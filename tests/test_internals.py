@@ -232,6 +232,16 @@ def test_neighbors(checkpoints_of, capsys):
                                            "input embedding"][0][1], abs=1e-4))
 
 
+def test_neighbours_spelled_the_british_way_is_the_same_command(
+    checkpoints_of, capsys):
+  american = run_lm(capsys, "neighbors", "--checkpoint",
+                    checkpoints_of["lstm"], "c", "--top_k", "2")
+  british = run_lm(capsys, "neighbours", "--checkpoint",
+                   checkpoints_of["lstm"], "c", "--top_k", "2")
+  assert british.returncode == 0, british.stderr
+  assert (british.stdout, british.stderr) == (american.stdout, "")
+
+
 def test_neighbors_reads_the_word_as_the_ptb_files_write_it(checkpoints_of,
                                                             capsys):
   asked = run_lm(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
