@@ -158,10 +158,13 @@ def parse_args(argv):
   neighbors.add_argument("--top_k", type=positive_int, default=10,
                          help="how many words (default: %(default)s)")
   takes_text(neighbors)
+  argv = sys.argv[1:] if argv is None else argv
   args, unknown = parser.parse_known_args(argv)
-  if unknown:  # said by the command, whose --help lists what it takes
-    commands.choices[args.command].error(
-        "unrecognized arguments: %s" % " ".join(unknown))
+  if unknown:  # said by whichever --help lists what that place takes
+    named = next(i for i, arg in enumerate(argv) if arg in commands.choices)
+    said_by = (parser if argv.index(unknown[0]) < named
+               else commands.choices[args.command])
+    said_by.error("unrecognized arguments: %s" % " ".join(unknown))
   return args
 
 

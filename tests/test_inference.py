@@ -491,19 +491,22 @@ def test_bad_arguments_are_one_line(trained, capsys, args, message):
   assert error.startswith("error: argument ") and message in error, error
 
 
-@pytest.mark.parametrize("args, command, unknown", [
-    (["export", "--output", "x"], "export", "--output"),  # it is positional
-    (["score", "--file", "x"], "score", "--file"),
-    (["predict", "a", "--per_word", "--top=2"], "predict", "--per_word"),
+@pytest.mark.parametrize("args, unknown, help_command", [
+    (["export", "--output", "x"], "--output", "lm.py export"),  # positional
+    (["score", "--file", "x"], "--file", "lm.py score"),
+    (["predict", "a", "--per_word", "--top=2"], "--per_word", "lm.py predict"),
+    (["neighbours", "a", "--top_n=2"], "--top_n=2", "lm.py neighbors"),
+    # before the command: the program's own flags, which are only --help
+    (["--top_k=2", "predict", "a"], "--top_k=2", "lm.py"),
 ])
-def test_an_unknown_flag_points_at_its_commands_help(trained, capsys, args,
-                                                    command, unknown):
+def test_an_unknown_flag_points_at_the_help_that_lists_its_place(
+    trained, capsys, args, unknown, help_command):
   with pytest.raises(SystemExit) as exited:
     lm.main(args + ["--checkpoint=" + trained[0]])
   assert exited.value.code == 2
   assert capsys.readouterr().err == (
-      "error: unrecognized arguments: %s (see lm.py %s --help)\n"
-      % (unknown, command))
+      "error: unrecognized arguments: %s (see %s --help)\n"
+      % (unknown, help_command))
 
 
 def test_outputs_beyond_the_vocabulary_are_never_chosen(tmp_path):
