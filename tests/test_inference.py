@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import ROOT, patterned_lines, write_corpus
 from conftest import run_lm
@@ -90,12 +91,17 @@ def test_temperature_shapes_the_samples(trained):
   assert set(words) == set(model.id_to_word)
 
 
-def test_the_library_refuses_what_the_command_line_does():
+def test_the_library_refuses_what_the_command_line_does(tmp_path):
   """lm.py checks its arguments before the model loads; a program using
   LanguageModel directly gets the same refusals from the model itself. The
   model here (untrained) is of a corpus of one line, without a line end."""
   model = inference.LanguageModel(
       PTBModel(configs.TEST.override(vocab_size=3)), {"a": 0, "b": 1, "c": 2})
+  (tmp_path / "taken").mkdir()  # empty: a rename would silently replace it
+  with pytest.raises(InputError, match="taken already exists; export into"):
+    model.export(str(tmp_path / "taken"))
+  assert os.listdir(tmp_path) == ["taken"] and not os.listdir(
+      tmp_path / "taken")
   for temperature in [0, 0.0, -1.0]:
     with pytest.raises(InputError, match="temperature must be positive"):
       model.generate(3, ["a"], temperature=temperature)
@@ -523,6 +529,19 @@ def test_outputs_beyond_the_vocabulary_are_never_chosen(tmp_path):
   assert len(model.next_words(["a"], k=20)) == 9
   words = model.generate(200, temperature=100.0, seed=1)
   assert set(words) <= set(model.id_to_word)
+
+
+def test_equally_likely_words_come_in_vocabulary_order():
+  """Ties (here every word, from a softmax of zeros) are listed in id
+  order, the most frequent training word first, the same on every run."""
+  model = PTBModel(CONFIG)
+  model.softmax_w.assign(tf.zeros_like(model.softmax_w))
+  model.softmax_b.assign(tf.zeros_like(model.softmax_b))
+  words = ["<eos>", "the", "a", "b", "c", "d", "e", "f", "g", "h"]
+  language_model = inference.LanguageModel(
+      model, {word: i for i, word in enumerate(words)})
+  assert language_model.next_words(["b"], k=4) == [
+      (word, pytest.approx(0.1)) for word in words[:4]]
 
 
 def test_help_gives_the_defaults(capsys):
