@@ -195,6 +195,9 @@ def test_cli_uses(trained, tmp_path, capsys):
 
   lines = cli("predict", checkpoint, "a b c", "--top_k=3").splitlines()
   assert len(lines) == 3 and lines[0].split()[0] == "d"
+  # A column of words 15 wide, then the probability to 4 places.
+  assert all(re.fullmatch(r"\S{1,5} +0\.\d{4}", line) and len(line) == 22
+             for line in lines), lines
   generated = cli("generate", checkpoint, "--num_words=12", "--top_k=1",
                   "--prompt=b c")
   # Greedy continuation of "b c" goes on with the pattern; 12 words of
@@ -211,6 +214,16 @@ def test_cli_uses(trained, tmp_path, capsys):
   assert lines[0].endswith("over 5 words")  # b c d e <eos>
   assert lines[1].endswith("over 6 words")
   assert lines[2].startswith("Perplexity: ")
+
+
+@pytest.mark.parametrize("unknown, named", [
+    (10, ", ".join("z%d" % i for i in range(10))),  # all: "and 0 more" never
+    (13, ", ".join("z%d" % i for i in range(10)) + " and 3 more")])
+def test_the_unknown_words_note_names_ten(trained, capsys, unknown, named):
+  prompt = " ".join("z%d" % i for i in range(unknown)) + " a"
+  assert lm.main(["predict", prompt, "--checkpoint=" + trained[0]]) == 0
+  assert capsys.readouterr().err == (
+      "note: not in the model's vocabulary, read as <unk>: %s\n" % named)
 
 
 def test_evaluate_names_the_test_words_the_model_lacks(trained, tmp_path,

@@ -253,6 +253,14 @@ def test_neighbors_reads_the_word_as_the_ptb_files_write_it(checkpoints_of,
   assert (as_written.stdout, as_written.stderr) == (asked.stdout, "")
 
 
+def test_the_sentence_end_has_neighbours_too(checkpoints_of, capsys):
+  asked = run_lm(capsys, "neighbors", "--checkpoint", checkpoints_of["lstm"],
+                 "<eos>", "--top_k", "2")
+  assert asked.returncode == 0, asked.stderr
+  assert asked.stdout.startswith("nearest to <eos> in the input embedding:")
+  assert asked.stderr == ""
+
+
 @pytest.mark.parametrize("args, message", [
     (["gates", "."], "error: the text has only punctuation, which the PTB "
      "files leave out: give at least one word"),
