@@ -272,6 +272,8 @@ def test_the_sentence_end_has_neighbours_too(checkpoints_of, capsys):
     (["neighbors", "..."], "error: '...' reads as no word: give one word"),
     (["neighbors", "c. d"], "error: 'c. d' reads as 3 words (c <eos> d): "
      "give one word"),
+    (["neighbors", "c d."], "error: 'c d.' reads as 2 words (c d): give "
+     "one word"),
     (["gates", "a", "--plot", "x.nope"], None),
     (["neighbors", "a", "--checkpoint", "/no/such/run"],
      "error: checkpoint folder /no/such/run does not exist"),
