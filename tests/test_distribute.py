@@ -16,6 +16,7 @@ from conftest import ROOT
 from conftest import unstopped_toy_run
 import configs
 import distribute
+from errors import InputError
 import reader
 import stopping
 from test_training import StopAfter
@@ -397,6 +398,25 @@ def test_a_worker_alone_gives_up_with_a_clear_error(toy_corpus):
   assert result.returncode != 0
   assert ("error: worker 0 of %s could not reach the other workers within "
           "5 s" % ", ".join(workers)) in result.stderr
+
+
+@pytest.mark.parametrize("error_type", [
+    tf.errors.UnavailableError,  # the connection dropped
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+    tf.errors.DeadlineExceededError,  # a worker hangs past the timeout
+])
+def test_each_way_of_losing_the_workers_is_one_line(monkeypatch, error_type):
+  """The kill test above meets one of these types; which one depends on
+  timing, so each is checked here."""
+  monkeypatch.setenv("TF_CONFIG", distribute.local_cluster(2)[1])
+  workers = json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"]
+  with pytest.raises(InputError) as raised:
+    with distribute.lost_workers_reported():
+      raise error_type(None, None, "collective ops timed out")
+  assert str(raised.value).startswith(
+      "worker 1 of %s lost the other workers (%s): " % (
+          ", ".join(workers), error_type.__name__)), raised.value
 
 
 def test_a_lost_connection_outside_a_cluster_is_not_blamed_on_workers(
