@@ -1,5 +1,6 @@
 """The logs of long runs: scripts/logged_run.sh writes them stretch by
-stretch, run_time.py adds the stretches up, plot_runs.py reads the epochs."""
+stretch, run_time.py adds the stretches up, plot_runs.py reads the epochs,
+compare_logs.py tells whether two runs printed the same numbers."""
 
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import compare_logs  # pylint: disable=g-import-not-at-top,wrong-import-position
 import plot_runs  # pylint: disable=g-import-not-at-top,wrong-import-position
 import run_time  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -202,3 +204,141 @@ def test_a_plot_interrupted_while_written_leaves_the_last_one(tmp_path,
                     "--output", str(tmp_path / "plot.png")])
   assert sorted(os.listdir(tmp_path)) == ["plot.png", "run.log"]
   assert (tmp_path / "plot.png").read_bytes() == b"last plot"
+
+
+# LOG's run as it would print without stopping: no stretches, the same
+# numbers at other speeds, and epoch 2's first progress line.
+UNSTOPPED = """Epoch: 1 Learning rate: 1.000
+0.008 perplexity: 5136.494 speed: 987 wps
+Epoch: 1 Train Perplexity: 357.102
+Epoch: 1 Valid Perplexity: 206.250
+Epoch: 2 Learning rate: 1.000
+0.008 perplexity: 210.123 speed: 990 wps
+Epoch: 2 Train Perplexity: 180.000
+Epoch: 2 Valid Perplexity: 150.000
+Test Perplexity: 140.500
+"""
+
+
+def compare(tmp_path, capsys, text_a, text_b):
+  (tmp_path / "a.log").write_text(text_a)
+  (tmp_path / "b.log").write_text(text_b)
+  status = compare_logs.main(str(tmp_path / "a.log"), str(tmp_path / "b.log"))
+  return status, capsys.readouterr().out.splitlines()
+
+
+def test_compare_a_resumed_run_with_an_unstopped_one(tmp_path, capsys):
+  status, out = compare(tmp_path, capsys, LOG, UNSTOPPED)
+  assert status == 0
+  assert out[2:] == [
+      "epoch     train A    train B     valid A    valid B",
+      "    1     357.102    357.102     206.250    206.250",
+      "    2     180.000    180.000     150.000    150.000",
+      "same: 6 of the 6 lines both logs printed, from epoch 1 0.008 to test"]
+
+
+def test_compare_a_finished_run_with_one_still_going(tmp_path, capsys):
+  # The table keeps to the epochs both printed; the summary says how far.
+  going = UNSTOPPED.split("Epoch: 2 Train")[0]
+  status, out = compare(tmp_path, capsys, UNSTOPPED, going)
+  assert status == 0
+  assert out[2:] == [
+      "epoch     train A    train B     valid A    valid B",
+      "    1     357.102    357.102     206.250    206.250",
+      "same: 4 of the 4 lines both logs printed, from epoch 1 0.008 to "
+      "epoch 2 0.008"]
+
+
+def test_compare_without_two_logs_says_how_to_call_it(tmp_path):
+  script = os.path.join(ROOT, "scripts", "compare_logs.py")
+  ended = subprocess.run([sys.executable, script, str(tmp_path)],
+                         capture_output=True, text=True, timeout=60,
+                         check=False)
+  assert (ended.returncode, ended.stdout, ended.stderr) == (
+      1, "", "usage: %s LOG_A LOG_B\n" % script)
+
+
+def test_compare_names_each_line_that_differs_and_by_how_much(tmp_path,
+                                                               capsys):
+  # Epoch 2's progress line differs where epoch 1's, at the same fraction,
+  # does not: lines are told apart by their epoch.
+  other = (UNSTOPPED.replace("210.123", "210.124")
+           .replace("Valid Perplexity: 150.000", "Valid Perplexity: 150.500"))
+  status, out = compare(tmp_path, capsys, UNSTOPPED, other)
+  assert status == 1
+  assert out[-3:] == [
+      "differs: epoch 2 0.008: 210.123 in A, 210.124 in B "
+      "(A / B - 1 = -4.8e-06)",
+      "differs: epoch 2 valid: 150.000 in A, 150.500 in B "
+      "(A / B - 1 = -3.3e-03)",
+      "differ: 2 of the 7 lines both logs printed, from epoch 1 0.008 to test"]
+
+
+@pytest.mark.parametrize("a, b, said", [
+    ("100.000", "99.000", "A / B - 1 = +1.0e-02"),
+    ("nan", "99.000", "A / B - 1 = +nan"),  # a run that diverged
+    ("1.000", "0.000", "B is 0"),  # only in a log made by hand
+])
+def test_compare_says_how_far_apart_two_perplexities_are(a, b, said):
+  assert compare_logs.relative(a, b) == said
+
+
+def test_compare_lists_the_first_ten_differences(tmp_path, capsys):
+  progress = "".join("0.%03d perplexity: %d.000 speed: 9 wps\n" % (i, 900 - i)
+                     for i in range(1, 13))
+  status, out = compare(tmp_path, capsys,
+                        "Epoch: 1 Learning rate: 1.000\n" + progress,
+                        "Epoch: 1 Learning rate: 1.000\n" +
+                        progress.replace(".000 speed", ".001 speed"))
+  assert status == 1
+  assert out[2] == ("differs: epoch 1 0.001: 899.000 in A, 899.001 in B "
+                    "(A / B - 1 = -1.1e-06)")
+  assert out[11].startswith("differs: epoch 1 0.010: 890.000 in A")
+  assert out[12:] == [
+      "differs: ... and 2 lines more",
+      "differ: 12 of the 12 lines both logs printed, from epoch 1 0.001 to "
+      "epoch 1 0.012"]
+
+
+def test_compare_committed_large_runs_on_two_avx512_processors(capsys):
+  status = compare_logs.main(
+      os.path.join(ROOT, "results", "large-seed1-amd25-avx512.log"),
+      os.path.join(ROOT, "results", "large-seed1-intel.log"))
+  assert status == 0
+  assert capsys.readouterr().out.splitlines()[-1] == (
+      "same: 88 of the 88 lines both logs printed, from epoch 1 0.008 to "
+      "epoch 8 0.306")
+
+
+def test_compare_committed_large_runs_on_avx2_and_avx512(capsys):
+  status = compare_logs.main(
+      os.path.join(ROOT, "results", "large-seed1-amd25.log"),
+      os.path.join(ROOT, "results", "large-seed1-intel.log"))
+  assert status == 1
+  out = capsys.readouterr().out.splitlines()
+  assert out[22] == ("differs: epoch 1 0.008: 2325490.780 in A, 2325523.776 "
+                     "in B (A / B - 1 = -1.4e-05)")
+  assert out[-1] == ("differ: 235 of the 235 lines both logs printed, from "
+                     "epoch 1 0.008 to epoch 20 0.604")
+
+
+@pytest.mark.parametrize("text_b, error", [
+    ("", "{b} has no perplexity lines of ptb_word_lm.py"),
+    ("Epoch: 3 Learning rate: 0.5\nEpoch: 3 Train Perplexity: 99.000\n",
+     "{a} and {b} share no perplexity line (the same epoch and line)"),
+])
+def test_compare_logs_that_cannot_be_compared_is_one_line(tmp_path, text_b,
+                                                          error):
+  (tmp_path / "a.log").write_text(LOG)
+  (tmp_path / "b.log").write_text(text_b)
+  with pytest.raises(SystemExit) as exited:
+    compare_logs.main(str(tmp_path / "a.log"), str(tmp_path / "b.log"))
+  assert exited.value.code == "error: " + error.format(
+      a=tmp_path / "a.log", b=tmp_path / "b.log")
+
+
+def test_compare_with_a_missing_log_is_one_line(tmp_path):
+  with pytest.raises(SystemExit) as exited:
+    compare_logs.main(str(tmp_path / "none.log"), str(tmp_path / "none.log"))
+  assert exited.value.code == ("error: cannot read %s: No such file or "
+                               "directory" % (tmp_path / "none.log"))
