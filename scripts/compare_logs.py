@@ -13,14 +13,12 @@ both printed is the same; 1 when one differs, or when they share none.
 import re
 import sys
 
+from check_digits import PROGRESS
+from plot_runs import EPOCH_LINE, TEST_LINE
+
 # The epoch a progress line belongs to is that of the last "Epoch: N
 # Learning rate" line; a resumed run prints that line again first.
 EPOCH = re.compile(r"^Epoch: (\d+) Learning rate: ")
-NUMBER = r"(\d+\.\d+|nan|inf)"  # "%.3f" of a perplexity
-PROGRESS = re.compile(r"^(\d\.\d{3}) perplexity: %s speed: \d+ wps$" % NUMBER)
-EPOCH_RESULT = re.compile(r"^Epoch: (\d+) (Train|Valid) Perplexity: %s$"
-                          % NUMBER)
-TEST = re.compile(r"^Test Perplexity: %s$" % NUMBER)
 # Two runs that part early differ in every line after: the first few say
 # where and by how much.
 SHOWN = 10
@@ -43,9 +41,9 @@ def perplexities(path):
       epoch = int(match[1])
     elif (match := PROGRESS.match(line)) and epoch is not None:
       found.setdefault((epoch, match[1]), match[2])
-    elif match := EPOCH_RESULT.match(line):
+    elif match := EPOCH_LINE.match(line):
       found.setdefault((int(match[1]), match[2]), match[3])
-    elif match := TEST.match(line):
+    elif match := TEST_LINE.match(line):
       found.setdefault((None, "Test"), match[1])
   if not found:
     sys.exit("error: %s has no perplexity lines of ptb_word_lm.py" % path)

@@ -276,7 +276,7 @@ def test_compare_names_each_line_that_differs_and_by_how_much(tmp_path,
 
 @pytest.mark.parametrize("a, b, said", [
     ("100.000", "99.000", "A / B - 1 = +1.0e-02"),
-    ("nan", "99.000", "A / B - 1 = +nan"),  # a run that diverged
+    ("nan", "99.000", "A / B - 1 = +nan"),
     ("1.000", "0.000", "B is 0"),  # only in a log made by hand
 ])
 def test_compare_says_how_far_apart_two_perplexities_are(a, b, said):
