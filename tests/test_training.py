@@ -3,6 +3,7 @@ import errno
 import json
 import math
 import os
+import re
 import types
 
 import numpy as np
@@ -56,6 +57,61 @@ def test_a_model_that_has_not_started_to_learn_is_said(toy_corpus,
         "started to learn. If an epoch more does not change that, start "
         "again with another --seed and a new --save_path" % (v, counting)
         for v in valid]
+
+
+def test_a_run_stuck_halfway_through_its_first_epoch_is_said(toy_corpus):
+  data = reader.load_ptb(toy_corpus)
+  counting = reader.unigram_perplexity(data.train, data.valid)
+  # 36 outputs for the corpus's 9 words: a model that has not learned is
+  # about uniform over 36, far above counting (about 9).
+  printed = []
+  trainer.train_and_evaluate(TOY.override(learning_rate=1e-6, vocab_size=36,
+                                          max_max_epoch=1), data,
+                             log=printed.append, note=printed.append)
+  notes = [line for line in printed if line.startswith("note: ")]
+  halfway = (
+      r"note: halfway through epoch 1, its last 11 batches trained at "
+      r"perplexity ([0-9.]+), a quarter or more above counting how often "
+      r"each word comes in the training text \(%.3f\): the model may not "
+      r"have started to learn. The epoch's valid perplexity will tell"
+      % counting)
+  assert 35 < float(re.fullmatch(halfway, notes[0]).group(1)) < 37
+  assert len(notes) == 2 and notes[1].startswith("note: valid perplexity")
+  # Halfway is after 59 of the 119 batches: after the progress line of the
+  # 0-based step 54 (steps 10, 21, ... print one), before that of step 65.
+  at = printed.index(notes[0])
+  assert printed[at - 1].startswith("0.454 perplexity")
+  assert printed[at + 1].startswith("0.546 perplexity")
+
+
+def halfway_notes(costs, counting, resume_at=0):
+  """The notes of halfway_check over an epoch of these batch costs (one time
+  step each), started at batch `resume_at`, and the steps it passed on."""
+  notes, passed_on = [], []
+  check = trainer.halfway_check(
+      lambda progress, cost, agreed: passed_on.append(progress.step),
+      len(costs), counting, notes.append)
+  for step in range(resume_at, len(costs)):
+    check(trainer.EpochProgress(step + 1, sum(costs[:step + 1]), step + 1,
+                                None), costs[step], None)
+  return notes, passed_on
+
+
+def test_halfway_through_the_first_epoch_a_stuck_run_is_said():
+  # 20 batches: the window is batches 9 and 10 (1-based), their cost log(10).
+  costs = [5.0] * 8 + [math.log(10.0)] * 2 + [0.1] * 10
+  notes, passed_on = halfway_notes(costs, counting=7.99)
+  assert notes == [
+      "note: halfway through epoch 1, its last 2 batches trained at "
+      "perplexity 10.000, a quarter or more above counting how often each "
+      "word comes in the training text (7.990): the model may not have "
+      "started to learn. The epoch's valid perplexity will tell"]
+  assert passed_on == list(range(1, 21))  # the supervisor's hook still runs
+  # Less than a quarter above, nothing; the early batches do not count.
+  assert halfway_notes(costs, counting=8.01)[0] == []
+  # Resumed after the window began (8 batches done), it has none to judge.
+  assert halfway_notes(costs, counting=1.0, resume_at=8)[0] == []
+  assert len(halfway_notes(costs, counting=1.0, resume_at=7)[0]) == 1
 
 
 def test_unigram_perplexity_counts_the_training_words():
