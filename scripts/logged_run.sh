@@ -5,6 +5,8 @@
 # A second line names the Python, TensorFlow and NumPy versions and the
 # processor (environment.py): the same seed gives the same digits only there.
 # A TERM or INT to this script is passed on to the command, which saves.
+# A stretch that could not say how it ended (the machine stopped under it)
+# gets a "=== cut off" line when the next one starts.
 #
 #   setsid nohup scripts/logged_run.sh ~/medium.log python ptb_word_lm.py ... &
 set -uo pipefail
@@ -14,6 +16,28 @@ if [[ $# -lt 2 ]]; then
 fi
 log=$1
 shift
+# One stretch at a time writes a log: a lock on it, held until the command
+# (which inherits it) and this script have both exited, however they end.
+if ! { exec 9>>"$log"; } 2>/dev/null; then
+  echo "error: cannot write the log $log: is its folder there, and" \
+    "writable?" >&2
+  exit 2
+fi
+if ! flock --nonblock 9; then
+  echo "error: $log is being written by a stretch still running; stop that" \
+    "one first (kill -TERM its logged_run.sh) or give another log" >&2
+  exit 2
+fi
+# A stretch killed with its machine or session never wrote its end line:
+# close it with the time its last line was written (the log's own time).
+if awk '/^=== start /{open=1} /^=== (end|cut off) /{open=0} END{exit !open}' \
+    "$log"; then
+  last_written=$(stat -c %Y "$log")
+  last_start=$(grep '^=== start ' "$log" | tail -n 1 | cut -d ' ' -f 3-4)
+  echo "=== cut off $(date -u -d "@$last_written" '+%Y-%m-%d %H:%M:%S UTC')" \
+    "after $(( last_written - $(date -u -d "$last_start UTC" +%s) )) s:" \
+    "no end line, the time is its last line's" >> "$log"
+fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 printf -v command '%q ' "$@"  # quoted as typed, on one line

@@ -4,8 +4,10 @@
 
 Lists each stretch between a `=== start` line and its `=== end` line, their
 sum (the time spent running), and the wall time from the first start to the
-last end. A stretch with no end line (the machine stopped under it) is
-listed as such and not counted.
+last end. A stretch the machine stopped under has no end line; the next
+stretch's start closes it with a `=== cut off` line, the time of its last
+line, and it is counted to there. One with neither (still running, or from
+a log written before cut-off lines) is listed as such and not counted.
 """
 
 import datetime
@@ -14,17 +16,30 @@ import sys
 
 START = re.compile(r"^=== start (\S+ \S+) UTC commit (\S+)")
 END = re.compile(r"^=== end (\S+ \S+) UTC exit (-?\d+) after (\d+) s$")
+CUT_OFF = re.compile(r"^=== cut off (\S+ \S+) UTC after (\d+) s:")
 
 
 def stretches(lines):
-  """(start time, commit, seconds or None, exit status or None) each."""
+  """(start time, commit, seconds or None, exit status, or None when it was
+  cut off or has not ended) each."""
   found = []
   for line in lines:
     if match := START.match(line):
       found.append([parse_time(match[1]), match[2], None, None])
-    elif (match := END.match(line)) and found and found[-1][2] is None:
-      found[-1][2:] = int(match[3]), int(match[2])
+    elif found and found[-1][2] is None:
+      if match := END.match(line):
+        found[-1][2:] = int(match[3]), int(match[2])
+      elif match := CUT_OFF.match(line):
+        found[-1][2] = int(match[2])
   return [tuple(stretch) for stretch in found]
+
+
+def how_it_ended(seconds, status):
+  if seconds is None:
+    return "no end line (not counted)"
+  if status is None:
+    return "%s to its last line, cut off" % hours(seconds)
+  return "%s, exit %d" % (hours(seconds), status)
 
 
 def parse_time(text):
@@ -45,9 +60,8 @@ def main(path):
   if not found:
     sys.exit("error: %s has no '=== start' line of logged_run.sh" % path)
   for number, (start, commit, seconds, status) in enumerate(found, 1):
-    print("stretch %d: %s UTC, commit %s, %s" % (
-        number, start, commit, "no end line (not counted)" if seconds is None
-        else "%s, exit %d" % (hours(seconds), status)))
+    print("stretch %d: %s UTC, commit %s, %s"
+          % (number, start, commit, how_it_ended(seconds, status)))
   counted = [s for s in found if s[2] is not None]
   print("running: %s in %d stretch%s" % (
       hours(sum(s[2] for s in counted)), len(found),

@@ -2,6 +2,8 @@
 stretch, run_time.py adds the stretches up, plot_runs.py reads the epochs,
 compare_logs.py tells whether two runs printed the same numbers."""
 
+import calendar
+import contextlib
 import os
 import re
 import signal
@@ -60,6 +62,73 @@ def test_term_is_passed_on_and_waited_for(tmp_path):
   assert re.fullmatch(r"=== end .* exit 143 after \d+ s", lines[4])
 
 
+def test_a_stretch_killed_unseen_is_cut_off_at_its_last_line(tmp_path):
+  # The machine (or the session) stopped under stretch 1: no end line. Its
+  # last line was written at 09:21:40, 2 h 31 min 21 s after it started.
+  log = tmp_path / "run.log"
+  log.write_text(
+      "=== start 2026-12-06 23:00:00 UTC commit d174dde host vm 2 cores: x\n"
+      "=== end 2026-12-07 01:00:00 UTC exit 143 after 7200 s\n"
+      "=== start 2026-12-07 06:50:19 UTC commit d174dde host vm 2 cores: x\n"
+      "0.505 perplexity: 139.533 speed: 320 wps\n")
+  last_written = calendar.timegm((2026, 12, 7, 9, 21, 40))
+  os.utime(log, (last_written, last_written))
+  # The times in the log are UTC, whatever the machine's time zone.
+  subprocess.run([SCRIPT, str(log), "echo", "resumed"], check=True, timeout=60,
+                 env=dict(os.environ, TZ="Asia/Tokyo"))
+  lines = log.read_text().splitlines()
+  assert lines[4] == ("=== cut off 2026-12-07 09:21:40 UTC after 9081 s: no "
+                      "end line, the time is its last line's")
+  assert lines[5].startswith("=== start ")
+  assert lines[7] == "resumed"
+  # An ended stretch is not cut off again by the next.
+  subprocess.run([SCRIPT, str(log), "echo", "again"], check=True, timeout=60)
+  assert [line for line in log.read_text().splitlines()
+          if line.startswith("=== cut off")] == [lines[4]]
+
+
+def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
+  log = tmp_path / "no-such-folder" / "run.log"
+  ran = tmp_path / "ran"
+  result = subprocess.run([SCRIPT, str(log), "touch", str(ran)],
+                          capture_output=True, text=True, timeout=60)
+  assert (result.returncode, result.stdout) == (2, "")
+  assert result.stderr == ("error: cannot write the log %s: is its folder "
+                           "there, and writable?\n" % log)
+  assert not ran.exists()  # a run whose output would be lost is not begun
+
+
+def test_a_log_a_running_stretch_writes_is_refused(tmp_path):
+  log = tmp_path / "run.log"
+  first = subprocess.Popen([SCRIPT, str(log), sys.executable, "-c",
+                            "print('ready', flush=True); import time; "
+                            "time.sleep(60)"], start_new_session=True)
+  try:
+    deadline = time.time() + 30
+    while "ready" not in (log.read_text().splitlines() if log.exists()
+                          else []):
+      assert time.time() < deadline
+      time.sleep(0.05)
+    before = log.read_text()
+    # Killed alone (kill -9), the wrapper leaves its command running, and
+    # the lock with it.
+    first.kill()
+    first.wait(timeout=30)
+    second = subprocess.run([SCRIPT, str(log), "echo", "second"],
+                            capture_output=True, text=True, timeout=60)
+    assert (second.returncode, second.stdout) == (2, "")
+    assert second.stderr == (
+        "error: %s is being written by a stretch still running; stop that "
+        "one first (kill -TERM its logged_run.sh) or give another log\n" % log)
+    assert log.read_text() == before
+    # Another log is another run's: it goes ahead.
+    subprocess.run([SCRIPT, str(tmp_path / "other.log"), "echo", "other"],
+                   check=True, timeout=60)
+  finally:
+    with contextlib.suppress(ProcessLookupError):
+      os.killpg(first.pid, signal.SIGKILL)
+
+
 LOG = """=== start 2026-11-27 03:32:02 UTC commit 87694a3 host vm 2 cores: python x
 Epoch: 1 Learning rate: 1.000
 0.008 perplexity: 5136.494 speed: 1122 wps
@@ -89,6 +158,21 @@ def test_run_time_adds_up_the_stretches(tmp_path, capsys):
       "stretch 3: 2026-11-28 01:00:00 UTC, commit 87694a3, 1 h 00 min, exit 0",
       "running: 1 h 30 min in 3 stretches",
       "wall time from first start to last end: 22 h 27 min"]
+
+
+def test_run_time_counts_a_cut_off_stretch_to_its_last_line(tmp_path,
+                                                            capsys):
+  cut_off = LOG.replace(
+      "=== start 2026-11-28 01:00:00",
+      "=== cut off 2026-11-27 06:00:00 UTC after 3600 s: no end line, the "
+      "time is its last line's\n=== start 2026-11-28 01:00:00")
+  (tmp_path / "run.log").write_text(cut_off)
+  run_time.main(str(tmp_path / "run.log"))
+  assert capsys.readouterr().out.splitlines()[1:4] == [
+      "stretch 2: 2026-11-27 05:00:00 UTC, commit 87694a3, 1 h 00 min to its "
+      "last line, cut off",
+      "stretch 3: 2026-11-28 01:00:00 UTC, commit 87694a3, 1 h 00 min, exit 0",
+      "running: 2 h 30 min in 3 stretches"]
 
 
 def test_run_time_of_one_stretch(tmp_path, capsys):
