@@ -30,12 +30,12 @@ if ! flock --nonblock 9; then
 fi
 # A stretch killed with its machine or session never wrote its end line:
 # close it with the time its last line was written (the log's own time).
-if awk '/^=== start /{open=1} /^=== (end|cut off) /{open=0} END{exit !open}' \
-    "$log"; then
+open_since=$(awk '/^=== start /{since=$3" "$4} /^=== (end|cut off) /{since=""}
+                  END{print since}' "$log")
+if [[ -n $open_since ]]; then
   last_written=$(stat -c %Y "$log")
-  last_start=$(grep '^=== start ' "$log" | tail -n 1 | cut -d ' ' -f 3-4)
   echo "=== cut off $(date -u -d "@$last_written" '+%Y-%m-%d %H:%M:%S UTC')" \
-    "after $(( last_written - $(date -u -d "$last_start UTC" +%s) )) s:" \
+    "after $(( last_written - $(date -u -d "$open_since" +%s) )) s:" \
     "no end line, the time is its last line's" >> "$log"
 fi
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -16,7 +16,7 @@ import sys
 
 START = re.compile(r"^=== start (\S+ \S+) UTC commit (\S+)")
 END = re.compile(r"^=== end (\S+ \S+) UTC exit (-?\d+) after (\d+) s$")
-CUT_OFF = re.compile(r"^=== cut off (\S+ \S+) UTC after (\d+) s:")
+CUT_OFF = re.compile(r"^=== cut off \S+ \S+ UTC after (\d+) s:")
 
 
 def stretches(lines):
@@ -30,7 +30,7 @@ def stretches(lines):
       if match := END.match(line):
         found[-1][2:] = int(match[3]), int(match[2])
       elif match := CUT_OFF.match(line):
-        found[-1][2] = int(match[2])
+        found[-1][2] = int(match[1])
   return [tuple(stretch) for stretch in found]
 
 

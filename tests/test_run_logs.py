@@ -23,6 +23,15 @@ import run_time  # pylint: disable=g-import-not-at-top,wrong-import-position
 SCRIPT = os.path.join(ROOT, "scripts", "logged_run.sh")
 
 
+def wait_for_line(log, line):
+  # (A start line quotes the command, the awaited word included: so the
+  # whole line, not a part of one.)
+  deadline = time.time() + 30
+  while line not in (log.read_text().splitlines() if log.exists() else []):
+    assert time.time() < deadline
+    time.sleep(0.05)
+
+
 def test_output_between_start_and_end_lines(tmp_path):
   log = tmp_path / "run.log"
   log.write_text("earlier stretch\n")
@@ -50,11 +59,7 @@ def test_term_is_passed_on_and_waited_for(tmp_path):
            "print('ready', flush=True)\n"
            "time.sleep(60)\n")
   process = subprocess.Popen([SCRIPT, str(log), sys.executable, "-c", child])
-  deadline = time.time() + 30
-  # (The start line quotes the command, "ready" included: wait for a line.)
-  while "ready" not in (log.read_text().splitlines() if log.exists() else []):
-    assert time.time() < deadline
-    time.sleep(0.05)
+  wait_for_line(log, "ready")
   process.send_signal(signal.SIGTERM)
   assert process.wait(timeout=30) == 143
   lines = log.read_text().splitlines()
@@ -63,12 +68,12 @@ def test_term_is_passed_on_and_waited_for(tmp_path):
 
 
 def test_a_stretch_killed_unseen_is_cut_off_at_its_last_line(tmp_path):
-  # The machine (or the session) stopped under stretch 1: no end line. Its
-  # last line was written at 09:21:40, 2 h 31 min 21 s after it started.
+  # The machine (or the session) stopped under the last stretch: no end
+  # line. Its last line was written at 09:21:40, 2 h 31 min 21 s after it
+  # started. (The one before it, from before cut-off lines, has none either.)
   log = tmp_path / "run.log"
   log.write_text(
       "=== start 2026-12-06 23:00:00 UTC commit d174dde host vm 2 cores: x\n"
-      "=== end 2026-12-07 01:00:00 UTC exit 143 after 7200 s\n"
       "=== start 2026-12-07 06:50:19 UTC commit d174dde host vm 2 cores: x\n"
       "0.505 perplexity: 139.533 speed: 320 wps\n")
   last_written = calendar.timegm((2026, 12, 7, 9, 21, 40))
@@ -77,14 +82,14 @@ def test_a_stretch_killed_unseen_is_cut_off_at_its_last_line(tmp_path):
   subprocess.run([SCRIPT, str(log), "echo", "resumed"], check=True, timeout=60,
                  env=dict(os.environ, TZ="Asia/Tokyo"))
   lines = log.read_text().splitlines()
-  assert lines[4] == ("=== cut off 2026-12-07 09:21:40 UTC after 9081 s: no "
+  assert lines[3] == ("=== cut off 2026-12-07 09:21:40 UTC after 9081 s: no "
                       "end line, the time is its last line's")
-  assert lines[5].startswith("=== start ")
-  assert lines[7] == "resumed"
+  assert lines[4].startswith("=== start ")
+  assert lines[6] == "resumed"
   # An ended stretch is not cut off again by the next.
   subprocess.run([SCRIPT, str(log), "echo", "again"], check=True, timeout=60)
   assert [line for line in log.read_text().splitlines()
-          if line.startswith("=== cut off")] == [lines[4]]
+          if line.startswith("=== cut off")] == [lines[3]]
 
 
 def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
@@ -104,11 +109,7 @@ def test_a_log_a_running_stretch_writes_is_refused(tmp_path):
                             "print('ready', flush=True); import time; "
                             "time.sleep(60)"], start_new_session=True)
   try:
-    deadline = time.time() + 30
-    while "ready" not in (log.read_text().splitlines() if log.exists()
-                          else []):
-      assert time.time() < deadline
-      time.sleep(0.05)
+    wait_for_line(log, "ready")
     before = log.read_text()
     # Killed alone (kill -9), the wrapper leaves its command running, and
     # the lock with it.
