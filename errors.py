@@ -24,7 +24,11 @@ def exit_status_of(function, *args):
   error (a folder that cannot be written) becomes one `error:` line and 1,
   Ctrl-C becomes `interrupted` and 130, a closed output pipe 141."""
   try:
-    return function(*args)
+    status = function(*args)
+    # Output to a pipe waits in a buffer until exit, where a closed pipe
+    # would be a traceback Python can no longer catch: write it out here.
+    sys.stdout.flush()
+    return status
   except BrokenPipeError:
     # Whoever read the output stopped reading (`| head`): end quietly, as
     # Unix tools do, with the status of a program ended by SIGPIPE.

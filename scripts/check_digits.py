@@ -22,6 +22,10 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 # How a log says what ran: the header of results/small.log, or the start
 # line of scripts/logged_run.sh.
 COMMAND = re.compile(r"^(?:# command: |=== start .* cores: )(.*ptb_word_lm\.py.*)$")
@@ -152,4 +156,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(exit_status_of(main))

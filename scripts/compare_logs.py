@@ -14,6 +14,7 @@ import re
 import sys
 
 from check_digits import PROGRESS
+from errors import exit_status_of
 from plot_runs import EPOCH_LINE, TEST_LINE
 
 # The epoch a progress line belongs to is that of the last "Epoch: N
@@ -94,4 +95,4 @@ def main(path_a, path_b):
 if __name__ == "__main__":
   if len(sys.argv) != 3:
     sys.exit("usage: %s LOG_A LOG_B" % sys.argv[0])
-  sys.exit(main(sys.argv[1], sys.argv[2]))
+  sys.exit(exit_status_of(main, sys.argv[1], sys.argv[2]))

@@ -11,8 +11,13 @@ a log written before cut-off lines) is listed as such and not counted.
 """
 
 import datetime
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 START = re.compile(r"^=== start (\S+ \S+) UTC commit (\S+)")
 END = re.compile(r"^=== end (\S+ \S+) UTC exit (-?\d+) after (\d+) s$")
@@ -71,9 +76,10 @@ def main(path):
               for start, _, seconds, _ in counted)
     print("wall time from first start to last end: %s"
           % hours((end - found[0][0]).total_seconds()))
+  return 0
 
 
 if __name__ == "__main__":
   if len(sys.argv) != 2:
     sys.exit("usage: %s LOG" % sys.argv[0])
-  main(sys.argv[1])
+  sys.exit(exit_status_of(main, sys.argv[1]))

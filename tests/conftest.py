@@ -178,6 +178,21 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+def run_into_a_closed_pipe(command, unbuffered):
+  """(exit status, standard error) of command writing into a pipe whose
+  reader is gone, as `| head` leaves it."""
+  read_end, write_end = os.pipe()
+  os.close(read_end)
+  environment = dict(os.environ, PYTHONUNBUFFERED=unbuffered)
+  try:
+    ended = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE,
+                           text=True, env=environment, cwd=ROOT, timeout=60,
+                           check=False)
+  finally:
+    os.close(write_end)
+  return ended.returncode, ended.stderr
+
+
 def run_terminated_once_a_folder_is_made(under, script, *args):
   """Runs `script`, which sends itself SIGTERM the moment it has made a
   folder under the path `under`: the worst moment for a TERM, which a test

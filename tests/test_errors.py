@@ -1,6 +1,5 @@
-"""errors.py: how a program ends on bad input, an OS error or Ctrl-C, and
-which errors mean a full disk. (A closed output pipe is tested on the
-command line, test_cli.py: its handling redirects standard output.)"""
+"""errors.py: how a program ends on bad input, an OS error, Ctrl-C or a
+closed output pipe, and which errors mean a full disk."""
 
 import errno
 import signal
@@ -10,6 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from conftest import run_into_a_closed_pipe
 import errors
 
 
@@ -41,6 +41,16 @@ def test_ctrl_c_is_interrupted_and_status_130(capsys):
 def test_a_program_s_own_status_is_passed_on(capsys):
   assert errors.exit_status_of(lambda code: code, 3) == 3
   assert capsys.readouterr().err == ""
+
+
+# Unbuffered, the print meets the closed pipe; buffered (a pipe's default),
+# only the flush does, which at exit would be a traceback.
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_output_into_a_closed_pipe_ends_quietly_with_status_141(unbuffered):
+  program = ("import sys; from errors import exit_status_of\n"
+             "sys.exit(exit_status_of(lambda: print('words') or 0))")
+  assert run_into_a_closed_pipe([sys.executable, "-c", program],
+                                unbuffered) == (128 + signal.SIGPIPE, "")
 
 
 def test_other_failures_are_not_swallowed():

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import ROOT
+from conftest import run_into_a_closed_pipe
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import compare_logs  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -224,6 +225,18 @@ def test_run_time_of_a_log_without_start_lines_is_one_line(tmp_path):
     run_time.main(str(tmp_path / "run.log"))
   assert exited.value.code == ("error: %s has no '=== start' line of "
                                "logged_run.sh" % (tmp_path / "run.log"))
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+@pytest.mark.parametrize("script, logs", [("run_time.py", 1),
+                                          ("compare_logs.py", 2)])
+def test_a_table_into_a_closed_pipe_ends_quietly(tmp_path, script, logs,
+                                                 unbuffered):
+  (tmp_path / "run.log").write_text(LOG)
+  command = [sys.executable, os.path.join(ROOT, "scripts", script),
+             *[str(tmp_path / "run.log")] * logs]
+  assert run_into_a_closed_pipe(command, unbuffered) == (
+      128 + signal.SIGPIPE, "")
 
 
 def test_run_time_without_a_log_says_how_to_call_it():
