@@ -36,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import distribute  # pylint: disable=g-import-not-at-top,wrong-import-position
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # (warm-up steps, timed windows, steps per window) per shape; "test" is the
 # tiny config, to check in seconds that the benchmark runs.
@@ -300,4 +301,4 @@ def run_child(name, command):
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(exit_status_of(main))

@@ -36,6 +36,7 @@ sys.path.insert(0, ROOT)
 
 import benchmark  # pylint: disable=g-import-not-at-top,wrong-import-position
 import distribute  # pylint: disable=g-import-not-at-top,wrong-import-position
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPEATS = 6
 
@@ -181,4 +182,4 @@ def main():
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(exit_status_of(main))

@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)
 
 import benchmark  # pylint: disable=g-import-not-at-top,wrong-import-position
 import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 from matmul_kernels import median_seconds  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -103,4 +104,4 @@ def main():
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(exit_status_of(main))

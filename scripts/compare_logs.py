@@ -10,12 +10,15 @@ valid side by side, then every line that differs. Exit 0 when each line
 both printed is the same; 1 when one differs, or when they share none.
 """
 
+import os
 import re
 import sys
 
-from check_digits import PROGRESS
-from errors import exit_status_of
-from plot_runs import EPOCH_LINE, TEST_LINE
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from check_digits import PROGRESS  # pylint: disable=g-import-not-at-top,wrong-import-position
+from errors import exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
+from plot_runs import EPOCH_LINE, TEST_LINE  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # The epoch a progress line belongs to is that of the last "Epoch: N
 # Learning rate" line; a resumed run prints that line again first.

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_into_a_closed_pipe
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import benchmark  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -124,6 +124,14 @@ def test_the_kernel_table_has_a_row_per_product_and_refuses_unknown_shapes():
   assert refused.stderr.splitlines()[-1] == (
       "matmul_kernels.py: error: --shapes: unknown nope; choose from "
       "small,medium,large,test")
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_table_into_a_closed_pipe_ends_quietly(unbuffered):
+  # `| head -1` closes the pipe long before the last row is written.
+  status, stderr = run_into_a_closed_pipe(
+      [sys.executable, KERNELS_SCRIPT, "--shapes=test"], unbuffered)
+  assert status == 141 and "Traceback" not in stderr, stderr
 
 
 XLA_SCOPE_SCRIPT = os.path.join(ROOT, "benchmarks", "xla_scope.py")
