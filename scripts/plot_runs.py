@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from errors import InputError  # pylint: disable=g-import-not-at-top,wrong-import-position
+from errors import InputError, exit_status_of  # pylint: disable=g-import-not-at-top,wrong-import-position
 import internals  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 EPOCH_LINE = re.compile(r"^Epoch: (\d+) (Train|Valid) Perplexity: ([\d.]+)$")
@@ -110,7 +110,8 @@ def main(argv=None):
   except ValueError as e:  # a kind matplotlib cannot write
     sys.exit("error: cannot write %s: %s" % (args.output, e))
   print("wrote %s" % args.output)
+  return 0
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(exit_status_of(main))

@@ -304,6 +304,24 @@ def test_a_plot_interrupted_while_written_leaves_the_last_one(tmp_path,
   assert (tmp_path / "plot.png").read_bytes() == b"last plot"
 
 
+def test_ctrl_c_while_plotting_is_one_line_and_status_130(tmp_path):
+  pytest.importorskip("matplotlib")
+  # A log that is a pipe holds the script inside its reading, past its
+  # imports, until the test has sent Ctrl-C (SIGINT) there.
+  os.mkfifo(tmp_path / "run.log")
+  plotting = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "scripts", "plot_runs.py"),
+       str(tmp_path / "run.log"), "--output", str(tmp_path / "plot.png")],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  with open(tmp_path / "run.log", "w") as log:  # opens once the script reads
+    log.write("Epoch: 1 Learning rate: 1.000\n")
+    log.flush()
+    plotting.send_signal(signal.SIGINT)
+    out, err = plotting.communicate(timeout=60)
+  assert (plotting.returncode, out, err) == (130, "", "interrupted\n")
+  assert os.listdir(tmp_path) == ["run.log"]
+
+
 # LOG's run as it would print without stopping: no stretches, the same
 # numbers at other speeds, and epoch 2's first progress line.
 UNSTOPPED = """Epoch: 1 Learning rate: 1.000
