@@ -309,10 +309,14 @@ def test_ctrl_c_while_plotting_is_one_line_and_status_130(tmp_path):
   # A log that is a pipe holds the script inside its reading, past its
   # imports, until the test has sent Ctrl-C (SIGINT) there.
   os.mkfifo(tmp_path / "run.log")
+  # Python leaves Ctrl-C ignored in a program started with it ignored, as
+  # everything a shell script starts with `&` is (a CI run, say): give the
+  # script the terminal's default.
   plotting = subprocess.Popen(
       [sys.executable, os.path.join(ROOT, "scripts", "plot_runs.py"),
        str(tmp_path / "run.log"), "--output", str(tmp_path / "plot.png")],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   with open(tmp_path / "run.log", "w") as log:  # opens once the script reads
     log.write("Epoch: 1 Learning rate: 1.000\n")
     log.flush()
